@@ -1,0 +1,129 @@
+"""Run every lesson notebook fresh, top to bottom, and write the executed pages as HTML with an index page.
+
+Used by `make course`. Cells marked `#| cuda` are skipped when no GPU is present, and `#| eval: false` cells
+are never run; everything else runs with the full (learner) budgets: IN_TEST is unset.
+"""
+import argparse
+import html
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from nbconvert import HTMLExporter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def directives(cell) -> list:
+    "The nbdev `#| ...` directive lines of a code cell, without the prefix."
+    out = []
+    for line in cell.source.splitlines():
+        if not line.startswith("#|"):
+            break
+        out.append(line[2:].strip())
+    return out
+
+
+def skip_reason(cell, has_cuda: bool):
+    ds = directives(cell)
+    if any(d.replace(" ", "") == "eval:false" for d in ds):
+        return "not run: `#| eval: false`"
+    if not has_cuda and any(d.split()[:1] == ["cuda"] for d in ds):
+        return "not run: needs a CUDA GPU (`#| cuda`)"
+    return None
+
+
+class LessonClient(NotebookClient):
+    "Executes a notebook, skipping the cells that `skip_reason` names and noting why in their output."
+
+    def __init__(self, nb, has_cuda, **kw):
+        super().__init__(nb, **kw)
+        self.has_cuda = has_cuda
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        if cell.cell_type == "code":
+            reason = skip_reason(cell, self.has_cuda)
+            if reason:
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"[{reason}]\n")]
+                return cell
+        return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+
+
+def title_of(nb, fallback: str) -> str:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return fallback
+
+
+def run_notebook(path: Path, out_dir: Path, has_cuda: bool, timeout: int):
+    nb = nbformat.read(path, as_version=4)
+    client = LessonClient(nb, has_cuda, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    t0 = time.perf_counter()
+    error = None
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        error = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
+    except Exception as e:  # a dead kernel or a timeout still gets a page
+        error = f"{type(e).__name__}: {e}"
+    seconds = time.perf_counter() - t0
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    page = out_dir / f"{path.stem}.html"
+    tmp = page.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, page)
+    return {"name": path.stem, "title": title_of(nb, path.stem), "page": page.name, "seconds": seconds, "error": error}
+
+
+def write_index(results, out_dir: Path, total: float):
+    rows = "\n".join(
+        f"<tr><td><a href='{html.escape(r['page'])}'>{html.escape(r['title'])}</a></td>"
+        f"<td>{r['seconds']:.0f} s</td><td>{'ok' if not r['error'] else 'FAILED: ' + html.escape(r['error'])}</td></tr>"
+        for r in results)
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>ft_course</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}}td{{padding:.3rem .8rem}}
+tr:nth-child(even){{background:#f4f4f4}}</style></head><body>
+<h1>ft_course: the executed lessons</h1>
+<p>Every lesson run fresh, top to bottom, on the embedded SmolLM2-135M-Instruct and the course data
+({time.strftime('%Y-%m-%d %H:%M')}, {total/60:.1f} minutes in all).</p>
+<table><tr><th>lesson</th><th>time</th><th>status</th></tr>
+{rows}
+</table></body></html>
+"""
+    (out_dir / "index.html").write_text(page, encoding="utf-8")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--out", default="_site", help="output folder")
+    p.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell")
+    p.add_argument("notebooks", nargs="*", help="notebooks to run (default: every nbs/*.ipynb)")
+    args = p.parse_args(argv)
+    os.environ.pop("IN_TEST", None)
+    import torch
+    has_cuda = torch.cuda.is_available()
+    out_dir = (ROOT / args.out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [Path(n).resolve() for n in args.notebooks] or sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
+    results, t0 = [], time.perf_counter()
+    for path in paths:
+        print(f"running {path.relative_to(ROOT)} ...", flush=True)
+        r = run_notebook(path, out_dir, has_cuda, args.timeout)
+        print(f"  {'ok' if not r['error'] else 'FAILED: ' + r['error']} ({r['seconds']:.0f} s) -> {out_dir / r['page']}", flush=True)
+        results.append(r)
+        write_index(results, out_dir, time.perf_counter() - t0)
+    failed = [r["name"] for r in results if r["error"]]
+    print(f"\nThe course pages are in {out_dir}/ (open {out_dir / 'index.html'}); {len(results)} lessons "
+          f"in {(time.perf_counter() - t0)/60:.1f} min" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
