@@ -9,7 +9,7 @@ __all__ = ['MARKERS', 'DEMO_CELLS', 'DEFAULT_TIMEOUT', 'cell_source', 'source_li
            'exercise_ids', 'find_lessons', 'assign', 'cell_names', 'lesson_cells', 'grading_slice', 'trim_imports',
            'GradingTimeout', 'run_job', 'student_answers', 'find_lesson', 'grade_many', 'grade', 'format_report']
 
-# %% ../nbs/90_instructors.ipynb #ef22cf4e
+# %% ../nbs/90_instructors.ipynb #38d2cf3c
 import ast
 import builtins
 import configparser
@@ -29,7 +29,7 @@ from copy import deepcopy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# %% ../nbs/90_instructors.ipynb #e66ead0d
+# %% ../nbs/90_instructors.ipynb #fd0f8eb4
 def cell_source(cell: dict) -> str:
     "The source of a notebook cell as one string (notebooks store a list of lines or a string)."
     src = cell.get("source", "")
@@ -57,7 +57,7 @@ def write_notebook(nb: dict, path) -> Path:
     from ft_course.models import atomic_write
     return atomic_write(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
-# %% ../nbs/90_instructors.ipynb #06b6a527
+# %% ../nbs/90_instructors.ipynb #945130dd
 MARKERS = ("exercise", "grade", "grade_setup")
 _ID = re.compile(r"[a-z0-9_]+")
 
@@ -96,7 +96,7 @@ def parse_marker(source: str, where: str = "cell"):
         return Marker(kind, ex_id, options)
     return None
 
-# %% ../nbs/90_instructors.ipynb #90eb751e
+# %% ../nbs/90_instructors.ipynb #a4bb1724
 _TITLE = re.compile(r"^(?:#\s)?\s*###\s+Exercise:\s*(.*?)\s*$")
 _HINT = re.compile(r"^\s*#\s*hint:\s*(.*?)\s*$")
 
@@ -166,7 +166,7 @@ def read_exercises(lesson, name: str = None) -> list:
         if not ex.grades: raise ValueError(f"{name}, cell {ex.cell + 1}: exercise {ex.id!r} has no `#| grade {ex.id}` cell")
     return exercises
 
-# %% ../nbs/90_instructors.ipynb #1246862b
+# %% ../nbs/90_instructors.ipynb #e28c4194
 def new_cell(kind: str, text: str) -> dict:
     "A notebook cell: `kind` is md or code."
     if kind == "md": return {"cell_type": "markdown", "metadata": {}, "source": source_lines(text)}
@@ -202,7 +202,7 @@ def demo_lesson(path) -> Path:
           "metadata": {"kernelspec": {"display_name": "python3", "language": "python", "name": "python3"}}}
     return write_notebook(nb, path)
 
-# %% ../nbs/90_instructors.ipynb #be51831a
+# %% ../nbs/90_instructors.ipynb #a64392cd
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 def _header(lines: list, node) -> str:
@@ -274,7 +274,7 @@ def solution_lines(source: str) -> set:
     visit(tree.body, "module")
     return {l for l in keep if l and not l.startswith("#") and not _HINT.match(l)}
 
-# %% ../nbs/90_instructors.ipynb #ad6d3e48
+# %% ../nbs/90_instructors.ipynb #35bd058d
 def student_notebook(nb: dict) -> dict:
     "A student copy of lesson `nb`: solutions become stubs, `#| grade` cells are dropped, all outputs cleared."
     nb = deepcopy(nb)
@@ -361,7 +361,7 @@ def assign(lessons=(), out="student", nbs=None) -> list:
             ids[ex.id] = p
     return [write_notebook(student_notebook(read_notebook(p)), out / p.name) for p in paths]
 
-# %% ../nbs/90_instructors.ipynb #3bc73801
+# %% ../nbs/90_instructors.ipynb #48a13544
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 def _events(node):
@@ -413,7 +413,7 @@ def cell_names(source: str) -> tuple:
     if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in tree.body): binds.add("*")
     return binds, reads
 
-# %% ../nbs/90_instructors.ipynb #966de639
+# %% ../nbs/90_instructors.ipynb #857fbe49
 _NEVER = {"notest", "cuda"}
 
 def _directives(source: str) -> dict:
@@ -471,7 +471,7 @@ def grading_slice(cells: list, ex: Exercise, answer: str = None, names: dict = N
                 if c["cell"] < pos and "*" in c["binds"]: include(c)
     return sorted(needed)
 
-# %% ../nbs/90_instructors.ipynb #dca15dc4
+# %% ../nbs/90_instructors.ipynb #027696c0
 def trim_imports(source: str, names: set) -> str:
     "`source` with its top-level imports blanked when they bind none of `names` and nothing the rest of the cell reads."
     if "*" in names: return source
@@ -493,7 +493,7 @@ def trim_imports(source: str, names: set) -> str:
             for k in spans(n): out[k] = ""
     return "\n".join(out)
 
-# %% ../nbs/90_instructors.ipynb #fc09862d
+# %% ../nbs/90_instructors.ipynb #fbd0fdb7
 class GradingTimeout(BaseException):
     "Raised inside the grading process when an exercise runs past its time limit."
 
@@ -586,7 +586,7 @@ def _child_main(argv=None):
         emit(event="result", key=ex["key"], seconds=round(time.perf_counter() - t0, 3), **verdict)
     out.close()
 
-# %% ../nbs/90_instructors.ipynb #3efc492a
+# %% ../nbs/90_instructors.ipynb #36173ecf
 DEFAULT_TIMEOUT = 60.0
 _GRACE = 3.0
 _STARTUP = 120.0
@@ -672,7 +672,7 @@ def run_job(job: dict, cwd=None) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
     return results
 
-# %% ../nbs/90_instructors.ipynb #716bb416
+# %% ../nbs/90_instructors.ipynb #3e1262cd
 def student_answers(nb: dict) -> dict:
     "{exercise id: source of the student's `#| exercise` cell} (the last one wins; malformed markers are ignored)."
     answers = {}

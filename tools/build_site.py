@@ -5,6 +5,7 @@ are never run; everything else runs with the full (learner) budgets: IN_TEST is 
 """
 import argparse
 import html
+import json
 import os
 import sys
 import time
@@ -92,7 +93,7 @@ def write_index(results, out_dir: Path, total: float):
 tr:nth-child(even){{background:#f4f4f4}}</style></head><body>
 <h1>ft_course: the executed lessons</h1>
 <p>Every lesson run fresh, top to bottom, on the embedded SmolLM2-135M-Instruct and the course data
-({time.strftime('%Y-%m-%d %H:%M')}, {total/60:.1f} minutes in all).</p>
+(last run {time.strftime('%Y-%m-%d %H:%M')}; {total/60:.1f} minutes of notebook time in all).</p>
 <table><tr><th>lesson</th><th>time</th><th>status</th></tr>
 {rows}
 </table></body></html>
@@ -112,13 +113,18 @@ def main(argv=None):
     out_dir = (ROOT / args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [Path(n).resolve() for n in args.notebooks] or sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
+    # Earlier results stay in the index, so rerunning one lesson keeps the others listed.
+    record = out_dir / "results.json"
+    known = {r["name"]: r for r in json.loads(record.read_text())} if record.exists() else {}
     results, t0 = [], time.perf_counter()
     for path in paths:
         print(f"running {path.relative_to(ROOT)} ...", flush=True)
         r = run_notebook(path, out_dir, has_cuda, args.timeout)
         print(f"  {'ok' if not r['error'] else 'FAILED: ' + r['error']} ({r['seconds']:.0f} s) -> {out_dir / r['page']}", flush=True)
         results.append(r)
-        write_index(results, out_dir, time.perf_counter() - t0)
+        known[r["name"]] = r
+        record.write_text(json.dumps(sorted(known.values(), key=lambda r: r["name"]), indent=1))
+        write_index(sorted(known.values(), key=lambda r: r["name"]), out_dir, sum(r["seconds"] for r in known.values()))
     failed = [r["name"] for r in results if r["error"]]
     print(f"\nThe course pages are in {out_dir}/ (open {out_dir / 'index.html'}); {len(results)} lessons "
           f"in {(time.perf_counter() - t0)/60:.1f} min" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
