@@ -7,7 +7,7 @@ __all__ = ['ADAPTER_CONFIG', 'ADAPTER_WEIGHTS', 'lora_param_count', 'LoRALinear'
            'apply_lora', 'count_parameters', 'lora_state_dict', 'merge_lora', 'lora_modules', 'peft_adapter_config',
            'save_peft_adapter', 'load_peft_adapter', 'lora_trainable_parameters']
 
-# %% ../nbs/02_lora.ipynb #2084d519
+# %% ../nbs/02_lora.ipynb #78174f52
 import json
 import math
 import os
@@ -22,12 +22,12 @@ from torch import nn
 
 from .models import atomic_write
 
-# %% ../nbs/02_lora.ipynb #c87da0a4
+# %% ../nbs/02_lora.ipynb #815e2bd9
 def lora_param_count(d: int, k: int, r: int) -> int:
     "Trainable parameters of a rank-`r` LoRA update of a `d × k` weight: `r·(d + k)`."
     return r * (d + k)
 
-# %% ../nbs/02_lora.ipynb #8127cade
+# %% ../nbs/02_lora.ipynb #27cacb0f
 def _check_lora_args(base, r, alpha, dropout):
     "Raise a clear error for LoRA hyperparameters that cannot work on `base`."
     in_f, out_f = getattr(base, "in_features", None), getattr(base, "out_features", None)
@@ -50,7 +50,7 @@ def _adapter_dtype(base):
     w = getattr(base, "weight", None)
     return w.dtype if isinstance(w, torch.Tensor) and w.is_floating_point() else torch.float32
 
-# %% ../nbs/02_lora.ipynb #b41a2697
+# %% ../nbs/02_lora.ipynb #a73fe430
 class LoRALinear(nn.Module):
     "A frozen linear layer plus a trainable low-rank update: `base(x) + scaling · B A dropout(x)`."
     def __init__(self, base: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False):
@@ -116,7 +116,7 @@ class LoRALinear(nn.Module):
         if self.use_rslora: s += ", rslora=True"
         return s + (", merged=True" if self.merged else "")
 
-# %% ../nbs/02_lora.ipynb #d943cb69
+# %% ../nbs/02_lora.ipynb #20f4031f
 def _output_layer_names(model) -> set:
     "Names of the output layer (e.g. `lm_head`), which `all-linear` leaves alone, as peft does."
     get = getattr(model, "get_output_embeddings", None)
@@ -163,7 +163,7 @@ def find_lora_targets(model, target_modules=("q_proj", "v_proj")) -> list:
             raise ValueError(f"target_modules entries {unused} matched no module. This model's Linear modules are named: {', '.join(leafs)}")
     return names
 
-# %% ../nbs/02_lora.ipynb #8a97f3d6
+# %% ../nbs/02_lora.ipynb #f91de51a
 def apply_lora(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 8, alpha: float = 16,
                dropout: float = 0.0, use_rslora: bool = False) -> nn.Module:
     "Replace the targeted `nn.Linear`s of `model` by `LoRALinear` in place, freeze everything else, return `model`."
@@ -197,7 +197,7 @@ def merge_lora(model: nn.Module) -> nn.Module:
             setattr(model.get_submodule(parent) if parent else model, child, m.base_layer)
     return model
 
-# %% ../nbs/02_lora.ipynb #39480cb4
+# %% ../nbs/02_lora.ipynb #fa880203
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 _PEFT_PREFIX = "base_model.model."
 
@@ -213,7 +213,7 @@ def _config_targets(model, names) -> list:
                   and isinstance(m, (nn.Linear, LoRALinear))}
     return leafs if candidates == set(names) else sorted(names)
 
-# %% ../nbs/02_lora.ipynb #0221206d
+# %% ../nbs/02_lora.ipynb #eb0bdb20
 def peft_adapter_config(model: nn.Module, base_model_name_or_path=None) -> dict:
     "The `adapter_config.json` content (peft's LoRA fields) describing `model`'s LoRA layers."
     mods = lora_modules(model)
@@ -248,7 +248,7 @@ def save_peft_adapter(model: nn.Module, path, base_model_name_or_path=None) -> P
     atomic_write(path / ADAPTER_CONFIG, json.dumps(config, indent=2) + "\n")
     return path
 
-# %% ../nbs/02_lora.ipynb #c1471b3b
+# %% ../nbs/02_lora.ipynb #1b5633eb
 _UNSUPPORTED = {"use_dora": (False, None), "fan_in_fan_out": (False, None), "bias": ("none", None),
                 "modules_to_save": (None, []), "lora_bias": (False, None), "layers_to_transform": (None, []),
                 "target_parameters": (None, []), "trainable_token_indices": (None, {}, []), "exclude_modules": (None, []),
@@ -283,7 +283,7 @@ def _read_adapter(path):
         tensors[(m["module"], m["ab"])] = t
     return cfg, tensors
 
-# %% ../nbs/02_lora.ipynb #495a1124
+# %% ../nbs/02_lora.ipynb #9a41a016
 def load_peft_adapter(model: nn.Module, path) -> nn.Module:
     "Load a peft LoRA adapter folder into `model` (applying LoRA first if it has none); returns `model`."
     cfg, tensors = _read_adapter(path)
@@ -318,7 +318,7 @@ def load_peft_adapter(model: nn.Module, path) -> nn.Module:
         m.lora_A.requires_grad_(True); m.lora_B.requires_grad_(True)
     return model
 
-# %% ../nbs/02_lora.ipynb #1c6365ed
+# %% ../nbs/02_lora.ipynb #f956dd55
 def lora_trainable_parameters(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 8) -> int:
     "Parameters `apply_lora(model, target_modules, r)` would train, computed from the layer shapes (model unchanged)."
     return sum(lora_param_count(m.out_features, m.in_features, r)

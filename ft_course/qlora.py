@@ -6,15 +6,15 @@
 __all__ = ['NF4Linear', 'QLoRALinear', 'quantize_model', 'apply_qlora', 'replace_with_bnb_4bit', 'model_memory_bytes',
            'merge_qlora']
 
-# %% ../nbs/04_qlora.ipynb #bac32fd5
+# %% ../nbs/04_qlora.ipynb #a83ec8b3
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .nf4 import check_blocksize, check_finite, dequantize_nf4, double_dequantize, double_quantize, quantize_nf4
-from .lora import LoRALinear, apply_lora, lora_modules
+from .lora import LoRALinear, apply_lora, lora_modules, _output_layer_names   # lm_head stays full precision, as in bnb
 
-# %% ../nbs/04_qlora.ipynb #4575784f
+# %% ../nbs/04_qlora.ipynb #af5417f7
 class _NF4Matmul(torch.autograd.Function):
     "`x @ dequant(W)ᵀ + bias`, keeping only the 4-bit weight for backward (the weight is frozen: no gradient for it)."
     @staticmethod
@@ -28,7 +28,7 @@ class _NF4Matmul(torch.autograd.Function):
         grad_bias = grad_out.reshape(-1, grad_out.shape[-1]).sum(0) if ctx.needs_input_grad[1] else None
         return grad_x, grad_bias, None
 
-# %% ../nbs/04_qlora.ipynb #244df131
+# %% ../nbs/04_qlora.ipynb #e6360753
 _FLOATS = (torch.float32, torch.bfloat16, torch.float16)
 
 class NF4Linear(nn.Module):
@@ -98,7 +98,7 @@ class NF4Linear(nn.Module):
                                  f"{self.out_features}×{self.in_features} layer (blocksize {self.blocksize}) needs {tuple(buf.shape)}")
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-# %% ../nbs/04_qlora.ipynb #4e633580
+# %% ../nbs/04_qlora.ipynb #7727d07c
 class QLoRALinear(LoRALinear):
     "`LoRALinear` on an `NF4Linear` base: frozen 4-bit weight, trainable LoRA adapters `lora_A`, `lora_B`."
     def __init__(self, base: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False,
@@ -134,13 +134,7 @@ class QLoRALinear(LoRALinear):
             if base.bias is not None: out.bias.copy_(base.bias)
         return out.requires_grad_(False)
 
-# %% ../nbs/04_qlora.ipynb #64bfe956
-def _output_layer_names(model) -> set:
-    "Names of the output layer (`lm_head`): it stays in full precision, as with bitsandbytes in transformers."
-    get = getattr(model, "get_output_embeddings", None)
-    out = get() if callable(get) else None
-    return {n for n, m in model.named_modules() if out is not None and m is out}
-
+# %% ../nbs/04_qlora.ipynb #28a0ae89
 def _quantizable(model, skip=()) -> dict:
     "`{name: nn.Linear}` that QLoRA stores in NF4, after checking every weight is finite (the error names the layer)."
     skip = set(skip) | _output_layer_names(model)
@@ -171,7 +165,7 @@ def apply_qlora(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 
         setattr(model.get_submodule(parent) if parent else model, child, q)
     return quantize_model(model, blocksize, double_quant, compute_dtype)
 
-# %% ../nbs/04_qlora.ipynb #371dfd00
+# %% ../nbs/04_qlora.ipynb #9874617b
 def replace_with_bnb_4bit(model: nn.Module, blocksize: int = 64, double_quant: bool = True, compute_dtype=None) -> nn.Module:
     "The reference: every `nn.Linear` except the output layer replaced by bitsandbytes' NF4 `Linear4bit`, in place."
     import bitsandbytes as bnb
@@ -188,7 +182,7 @@ def replace_with_bnb_4bit(model: nn.Module, blocksize: int = 64, double_quant: b
     model.is_loaded_in_4bit = True  # tells peft to use its bitsandbytes LoRA layers
     return model
 
-# %% ../nbs/04_qlora.ipynb #e8abccf1
+# %% ../nbs/04_qlora.ipynb #773bde7f
 def model_memory_bytes(model: nn.Module) -> int:
     "Bytes held by the parameters and buffers of `model`, each storage counted once."
     seen, total = set(), 0
@@ -199,7 +193,7 @@ def model_memory_bytes(model: nn.Module) -> int:
         total += t.untyped_storage().nbytes()
     return total
 
-# %% ../nbs/04_qlora.ipynb #d5de20b4
+# %% ../nbs/04_qlora.ipynb #35bd6c8a
 def _dequantized_linear(m: NF4Linear, dtype=None) -> nn.Linear:
     "A frozen plain `nn.Linear` holding `m`'s dequantized weight and its bias."
     new = nn.Linear(m.in_features, m.out_features, bias=m.bias is not None, device=m.weight_packed.device,
