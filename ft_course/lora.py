@@ -53,7 +53,8 @@ def _adapter_dtype(base):
 # %% ../nbs/02_lora.ipynb #a73fe430
 class LoRALinear(nn.Module):
     "A frozen linear layer plus a trainable low-rank update: `base(x) + scaling · B A dropout(x)`."
-    def __init__(self, base: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False):
+    def __init__(self, base: nn.Module, r: int = 8, alpha: float = 16, dropout: float = 0.0, use_rslora: bool = False,
+                 generator: torch.Generator | None = None):
         super().__init__()
         _check_lora_args(base, r, alpha, dropout)
         self.base_layer = base.requires_grad_(False)
@@ -64,7 +65,8 @@ class LoRALinear(nn.Module):
         kw = dict(dtype=_adapter_dtype(base), device=w.device if isinstance(w, torch.Tensor) else None)
         self.lora_A = nn.Parameter(torch.empty(r, self.in_features, **kw))
         self.lora_B = nn.Parameter(torch.zeros(self.out_features, r, **kw))
-        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))  # nn.Linear's default init, as loralib and peft
+        # nn.Linear's default init, as loralib and peft; a generator makes it independent of the global RNG
+        nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5), generator=generator)
         # Identity when p=0 so the branch costs no extra copy of the input.
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.merged = False
@@ -165,16 +167,17 @@ def find_lora_targets(model, target_modules=("q_proj", "v_proj")) -> list:
 
 # %% ../nbs/02_lora.ipynb #f91de51a
 def apply_lora(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 8, alpha: float = 16,
-               dropout: float = 0.0, use_rslora: bool = False) -> nn.Module:
+               dropout: float = 0.0, use_rslora: bool = False, seed: int | None = None) -> nn.Module:
     "Replace the targeted `nn.Linear`s of `model` by `LoRALinear` in place, freeze everything else, return `model`."
     names = find_lora_targets(model, target_modules)
     for name in names:  # validate every layer before changing any
         _check_lora_args(model.get_submodule(name), r, alpha, dropout)
     model.requires_grad_(False)
+    # seed: draw every lora_A from its own generator, so the result doesn't depend on what used the global RNG before
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
     for name in names:
-        parent, _, child = name.rpartition(".")
-        owner = model.get_submodule(parent) if parent else model
-        setattr(owner, child, LoRALinear(getattr(owner, child), r=r, alpha=alpha, dropout=dropout, use_rslora=use_rslora))
+        model.set_submodule(name, LoRALinear(model.get_submodule(name), r=r, alpha=alpha, dropout=dropout,
+                                             use_rslora=use_rslora, generator=gen))
     for m in model.modules():
         if isinstance(m, LoRALinear): m.lora_A.requires_grad_(True); m.lora_B.requires_grad_(True)
     return model

@@ -150,13 +150,14 @@ def quantize_model(model: nn.Module, blocksize: int = 64, double_quant: bool = T
     return model
 
 def apply_qlora(model: nn.Module, target_modules=("q_proj", "v_proj"), r: int = 8, alpha: float = 16, dropout: float = 0.0,
-                use_rslora: bool = False, blocksize: int = 64, double_quant: bool = True, compute_dtype=None) -> nn.Module:
+                use_rslora: bool = False, blocksize: int = 64, double_quant: bool = True, compute_dtype=None,
+                seed: int | None = None) -> nn.Module:
     "QLoRA in place: LoRA adapters on `target_modules` (via `apply_lora`), every other linear weight frozen in NF4."
     check_blocksize(blocksize)
     if compute_dtype is not None and compute_dtype not in _FLOATS:
         raise TypeError(f"compute_dtype must be None or one of {', '.join(map(str, _FLOATS))}; got {compute_dtype!r}")
     _quantizable(model)  # every check before the model is changed
-    apply_lora(model, target_modules, r=r, alpha=alpha, dropout=dropout, use_rslora=use_rslora)
+    apply_lora(model, target_modules, r=r, alpha=alpha, dropout=dropout, use_rslora=use_rslora, seed=seed)
     for name, m in list(lora_modules(model).items()):
         q = QLoRALinear(NF4Linear(m.base_layer, blocksize, double_quant, compute_dtype), r=m.r, alpha=m.alpha,
                         dropout=m.dropout_p, use_rslora=m.use_rslora)
