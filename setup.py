@@ -10,7 +10,9 @@ config.read(here / "settings.ini", encoding="utf-8")
 cfg = config["DEFAULT"]
 
 requirements = cfg.get("requirements", "").split()
-dev_requirements = cfg.get("dev_requirements", "").split()
+# lessons: what the notebooks import beyond the package itself (Colab installs `ft_course[lessons]`)
+lessons_requirements = cfg.get("lessons_requirements", "").split()
+dev_requirements = cfg.get("dev_requirements", "").split() + lessons_requirements
 console_scripts = cfg.get("console_scripts", "").split()
 readme = here / "README.md"
 
@@ -29,7 +31,7 @@ setuptools.setup(
     packages=setuptools.find_packages(include=[cfg["lib_path"], cfg["lib_path"] + ".*"]),
     include_package_data=True,
     install_requires=requirements,
-    extras_require={"dev": dev_requirements},
+    extras_require={"lessons": lessons_requirements, "dev": dev_requirements},
     entry_points={"console_scripts": console_scripts, "nbdev": [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     classifiers=[
         "Development Status :: 3 - Alpha",

@@ -1,7 +1,14 @@
 """Run every lesson notebook fresh, top to bottom, and write the executed pages as HTML with an index page.
 
 Used by `make course`. Cells marked `#| cuda` are skipped when no GPU is present, and `#| eval: false` cells
-are never run; everything else runs with the full (learner) budgets: IN_TEST is unset.
+are never run; everything else runs with the full (learner) budgets: IN_TEST is unset. Lessons that write results
+for the site (e.g. the capstone's capstone.json) find the output folder in the environment variable FT_COURSE_SITE.
+
+Why not nbdev's own `nbdev_docs`: it renders with Quarto, and PyPI's `quarto-cli` is a source package whose
+install step downloads the Quarto binary from GitHub, which this course's offline machines cannot reach; and
+nbdev_docs shows the outputs saved in the notebooks, while ours are committed clean and executed here. So this
+script executes each lesson with nbclient and exports it with nbconvert: pages titled by lesson, every widget
+followed by a static snapshot of what it showed (its figure and text), so a page opened offline is never blank.
 """
 import argparse
 import html
@@ -63,9 +70,48 @@ def title_of(nb, fallback: str) -> str:
     return fallback
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def widget_outputs(state: dict, model_id: str, seen=None) -> list:
+    "The outputs captured by every Output widget inside widget `model_id` (children first to last)."
+    seen = set() if seen is None else seen
+    if model_id in seen or model_id not in state: return []
+    seen.add(model_id)
+    model = state[model_id]
+    found = list(model.get("state", {}).get("outputs", [])) if model.get("model_name") == "OutputModel" else []
+    refs = json.dumps(model.get("state", {}))
+    for ref in dict.fromkeys(part.split('"')[0] for part in refs.split("IPY_MODEL_")[1:]):
+        found += widget_outputs(state, ref, seen)
+    return found
+
+
+def add_widget_snapshots(nb) -> int:
+    "After each widget output, add a static copy of what its Output widgets showed; returns how many were added."
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    added = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code": continue
+        new = []
+        for out in cell.get("outputs", []):
+            new.append(out)
+            view = out.get("data", {}).get(WIDGET_VIEW) if out.get("output_type") == "display_data" else None
+            shown = widget_outputs(state, view["model_id"]) if view else []
+            if shown:
+                new.append(nbformat.v4.new_output("display_data", data={"text/html":
+                    "<p><em>Static snapshot of the widget above (what it showed when this page was built; "
+                    "the live version needs Jupyter):</em></p>"}))
+                new += [nbformat.from_dict(o) for o in shown]
+                added += 1
+        cell.outputs = new
+    return added
+
+
 def run_notebook(path: Path, out_dir: Path, has_cuda: bool, timeout: int):
     nb = nbformat.read(path, as_version=4)
-    client = LessonClient(nb, has_cuda, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = LessonClient(nb, has_cuda, timeout=timeout, kernel_name="python3",
+                          resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     error = None
     try:
@@ -75,12 +121,25 @@ def run_notebook(path: Path, out_dir: Path, has_cuda: bool, timeout: int):
     except Exception as e:  # a dead kernel or a timeout still gets a page
         error = f"{type(e).__name__}: {e}"
     seconds = time.perf_counter() - t0
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    add_widget_snapshots(nb)
+    title = title_of(nb, path.stem)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb, resources={"metadata": {"name": title}})
     page = out_dir / f"{path.stem}.html"
     tmp = page.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, page)
-    return {"name": path.stem, "title": title_of(nb, path.stem), "page": page.name, "seconds": seconds, "error": error}
+    return {"name": path.stem, "title": title, "page": page.name, "seconds": seconds, "error": error,
+            "noise": noise_lines(nb)}
+
+
+def noise_lines(nb) -> list:
+    "Warning lines that library code printed to stderr while the lesson ran (to be silenced at their source)."
+    lines = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines += [l for l in out.get("text", "").splitlines() if "warn" in l.lower() and "%|" not in l]
+    return lines
 
 
 def write_index(results, out_dir: Path, total: float):
@@ -112,6 +171,7 @@ def main(argv=None):
     has_cuda = torch.cuda.is_available()
     out_dir = (ROOT / args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["FT_COURSE_SITE"] = str(out_dir)   # inherited by the kernels: where lessons write results
     paths = [Path(n).resolve() for n in args.notebooks] or sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
     # Earlier results stay in the index, so rerunning one lesson keeps the others listed.
     record = out_dir / "results.json"
@@ -121,6 +181,7 @@ def main(argv=None):
         print(f"running {path.relative_to(ROOT)} ...", flush=True)
         r = run_notebook(path, out_dir, has_cuda, args.timeout)
         print(f"  {'ok' if not r['error'] else 'FAILED: ' + r['error']} ({r['seconds']:.0f} s) -> {out_dir / r['page']}", flush=True)
+        for line in r["noise"]: print(f"  library noise in the page: {line[:150]}", flush=True)
         results.append(r)
         known[r["name"]] = r
         record.write_text(json.dumps(sorted(known.values(), key=lambda r: r["name"]), indent=1))
