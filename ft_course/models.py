@@ -8,6 +8,7 @@ __all__ = ['SMOLLM2_PACKAGE', 'SMOLLM2_GGUF', 'INSTALL_SMOLLM2', 'in_test', 'bud
 
 # %% ../nbs/00_setup.ipynb #9e61ac95
 import importlib.util
+import logging
 import os
 import shutil
 import tempfile
@@ -16,6 +17,12 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+# %% ../nbs/00_setup.ipynb #19eeb1d3
+# bitsandbytes (imported by peft too) looks for an optional CPU kernel on the Hugging Face Hub ("kernels-community")
+# on CPUs with AVX-512 BF16 and logs a warning when it can't fetch it. The course is offline on purpose and uses
+# bitsandbytes' built-in CPU kernel, so for a learner that warning is noise: keep only its errors.
+logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
 # %% ../nbs/00_setup.ipynb #bde00b7f
 def in_test() -> bool:
