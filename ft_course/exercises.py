@@ -284,7 +284,7 @@ def student_notebook(nb: dict) -> dict:
     return nb
 
 def lessons_dir(nbs=None) -> Path:
-    "The folder of lesson notebooks: `nbs`, else $FT_COURSE_NBS, else the course's settings.ini `nbs_path`, else nbs/ next to the package."
+    "The lessons folder: `nbs`, else $FT_COURSE_NBS, else settings.ini's `nbs_path`, else nbs/ next to the package, else its lessons/."
     for value, what in ((nbs, "--nbs"), (os.environ.get("FT_COURSE_NBS"), "FT_COURSE_NBS")):
         if value:
             p = Path(value).expanduser()
@@ -299,8 +299,9 @@ def lessons_dir(nbs=None) -> Path:
             if cfg.get("DEFAULT", "lib_name", fallback=None) == "ft_course" and (d / cfg.get("DEFAULT", "nbs_path", fallback="nbs")).is_dir():
                 return d / cfg.get("DEFAULT", "nbs_path", fallback="nbs")
     import ft_course
-    p = Path(ft_course.__file__).resolve().parent.parent / "nbs"
-    if p.is_dir(): return p
+    pkg = Path(ft_course.__file__).resolve().parent
+    for p in (pkg.parent / "nbs", pkg / "lessons"):        # a checkout, else the lessons shipped in the package
+        if p.is_dir() and any(p.glob("*.ipynb")): return p
     raise FileNotFoundError("Cannot find the lesson notebooks: pass --nbs PATH (the course's nbs/ folder) or set FT_COURSE_NBS")
 
 def lesson_notebooks(nbs=None) -> list:
@@ -339,8 +340,8 @@ def find_lessons(names=(), nbs=None) -> list:
         found.append(matches[0])
     return list(dict.fromkeys(found))               # `3 nf4` names one lesson twice
 
-def assign(lessons=(), out="student", nbs=None) -> list:
-    "Write the student notebooks of `lessons` (default: all with exercises) into folder `out`; returns the paths written."
+def assign(lessons=(), out="student", nbs=None, transform=None) -> list:
+    "Write the student notebooks (or `transform(nb)`) of `lessons` (default: all with exercises) into `out`; returns the paths."
     paths = find_lessons(lessons, nbs)
     if not paths: raise ValueError(f"No lesson notebook with exercises (`#| exercise <id>` cells) in {lessons_dir(nbs)}")
     out = Path(out)
@@ -352,7 +353,7 @@ def assign(lessons=(), out="student", nbs=None) -> list:
         for ex in read_exercises(p):
             if ex.id in ids and ids[ex.id] != p: raise ValueError(f"exercise id {ex.id!r} is used in both {ids[ex.id].name} and {p.name}")
             ids[ex.id] = p
-    return [write_notebook(student_notebook(read_notebook(p)), out / p.name) for p in paths]
+    return [write_notebook((transform or student_notebook)(read_notebook(p)), out / p.name) for p in paths]
 
 # %% ../nbs/90_instructors.ipynb #9e5d2c01
 _MOVED = {**dict.fromkeys(["cell_names", "lesson_cells", "grading_slice", "trim_imports"], "slicing"),

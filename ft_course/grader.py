@@ -76,8 +76,8 @@ def _grade_one(ex: dict, job: dict, G: dict, failed: dict) -> dict:
         errors = box.request("setup", [(f"<lesson cell {c + 1}>", job["student_cells"][str(c)]) for c in ex["student_pre"]])
         for c, err in zip(ex["student_pre"], errors):
             if err is not None:
-                return dict(status="error", message=f"the lesson's cell {c + 1}, which your code reads, failed in the "
-                                                    f"sandbox: {err.get('type')}: {err.get('msg')}")
+                return dict(status="error", internal=True, message=f"the lesson's cell {c + 1}, which your code reads, failed "
+                            f"in the sandbox: {err.get('type')}: {err.get('msg')} (a problem of the lesson, not of the answer)")
         box.deadline = time.monotonic() + limit
         got = box.request("answer", f"<exercise {ex['id']}>", python_source(ex["answer"]), ex["names"])
         if "syntax" in got:
@@ -209,7 +209,11 @@ def grade_many(notebooks, lesson=None, nbs=None, timeout: float = None, shared: 
     subs = []
     for nb_path in map(Path, notebooks):
         answers = student_answers(read_notebook(nb_path))
-        subs.append((nb_path, answers, Path(lesson) if lesson else find_lesson(nb_path, answers, nbs)))
+        les = Path(lesson) if lesson else find_lesson(nb_path, answers, nbs)
+        if lesson and not set(answers) & set(exercise_ids(les)):
+            raise ValueError(f"{nb_path}: none of its exercise cells ({', '.join(sorted(answers)) or 'none'}) belongs to the "
+                             f"lesson {les.name} (a notebook of another course or lesson?)")
+        subs.append((nb_path, answers, les))
     groups = {}
     for k, (nb_path, answers, les) in enumerate(subs):
         groups.setdefault((str(les), k if not shared else 0), []).append(k)
