@@ -17,7 +17,7 @@ from pathlib import Path
 from ft_course.exercises import (_docstring_node, assign, cell_source, find_lessons, parse_marker, read_exercises,
                                  source_lines)
 from ft_course.grader import DEFAULT_TIMEOUT, format_report, grade_many, grades_csv
-from ft_course.remote import DEFAULT_MEMORY_MB
+from ft_course.slicing import DEFAULT_MEMORY_MB
 
 # %% ../nbs/91_cli.ipynb #2f7a9c01
 def solution_regions(source: str) -> str:

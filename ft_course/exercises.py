@@ -356,13 +356,15 @@ def assign(lessons=(), out="student", nbs=None, transform=None) -> list:
     return [write_notebook((transform or student_notebook)(read_notebook(p)), out / p.name) for p in paths]
 
 # %% ../nbs/90_instructors.ipynb #9e5d2c01
-_MOVED = {**dict.fromkeys(["cell_names", "lesson_cells", "grading_slice", "trim_imports"], "slicing"),
-          **dict.fromkeys(["DEFAULT_TIMEOUT", "student_answers", "find_lesson", "grade_many", "grade", "format_report",
-                           "grades_csv"], "grader")}
+_MOVED = {**dict.fromkeys(["cell_names", "lesson_cells", "grading_slice", "trim_imports", "DEFAULT_TIMEOUT",
+                            "student_answers", "reference_parts", "grading_job"], "slicing"),
+          **dict.fromkeys(["find_lesson", "grade_many", "grade", "format_report", "grades_csv"], "grader")}
 
-def __getattr__(name):
+def _moved(name):
     "Names that moved to `ft_course.slicing` and `ft_course.grader` still import from here."
     if name in _MOVED:
         import importlib
         return getattr(importlib.import_module(f"ft_course.{_MOVED[name]}"), name)
     raise AttributeError(f"module 'ft_course.exercises' has no attribute {name!r}")
+
+if __name__ != "__main__": __getattr__ = _moved     # in the module only, not in this notebook's namespace

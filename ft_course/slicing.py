@@ -8,8 +8,9 @@ __all__ = []
 # %% ../nbs/90_instructors.ipynb #4e0b7a01
 import ast
 import symtable
+from pathlib import Path
 
-from .exercises import _DEFS, Exercise, cell_source, parse_marker, python_source
+from .exercises import _DEFS, Exercise, cell_source, parse_marker, python_source, read_exercises, read_notebook
 
 # %% ../nbs/90_instructors.ipynb #48a13544
 _COMPS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
@@ -142,3 +143,51 @@ def trim_imports(source: str, names: set) -> str:
         if not {(a.asname or a.name).split(".")[0] for a in n.names} & keep:
             for k in spans(n): out[k] = ""
     return "\n".join(out)
+
+# %% ../nbs/90_instructors.ipynb #4e0b7a02
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_MEMORY_MB = 2048
+
+def reference_parts(solution: str) -> tuple:
+    "(the top-level imports of a reference solution, the other names it binds): the grader imports, the sandbox defines."
+    code = python_source(solution)
+    tree = ast.parse(code)
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    imported = {(a.asname or a.name).split(".")[0] for n in imports for a in n.names}
+    return "\n".join(ast.get_source_segment(code, n) for n in imports), sorted(cell_names(code)[0] - imported)
+
+# %% ../nbs/90_instructors.ipynb #4e0b7a03
+def student_answers(nb: dict) -> dict:
+    "{exercise id: source of the student's `#| exercise` cell} (the last one wins; malformed markers are ignored)."
+    answers = {}
+    for cell in nb["cells"]:
+        if cell.get("cell_type") != "code": continue
+        try: m = parse_marker(cell_source(cell))
+        except ValueError: continue
+        if m is not None and m.kind == "exercise": answers[m.id] = cell_source(cell)
+    return answers
+
+def grading_job(lesson: Path, answer_sets: list, timeout=None, memory_mb=None, hidden=()):
+    "The grading plan for `answer_sets` (one {id: source} per submission) of one lesson, and its exercises."
+    lnb = read_notebook(lesson)
+    exercises, cells = read_exercises(lnb, lesson.name), lesson_cells(lnb)
+    by_cell, served_g, served_s, plan, grade_src = {c["cell"]: c for c in cells}, {}, {}, [], {}
+    for ex in exercises:
+        for i, src in ex.grades: grade_src[i] = python_source(src)
+        needed = grading_slice(cells, ex, "", served_g)
+        imports, names = reference_parts(ex.solution)
+        post = sorted([dict(kind="setup", cell=c) for c in needed if c > ex.cell] + [dict(kind="grade", cell=i) for i, _ in ex.grades],
+                      key=lambda step: step["cell"])
+        for k, answers in enumerate(answer_sets):
+            answer = answers.get(ex.id)
+            mine = grading_slice(cells, ex, answer if answer is not None else "", served_s, tests=False)
+            plan.append(dict(key=f"{k}/{ex.id}", id=ex.id, cell=ex.cell, answer=answer, student_pre=mine, post=post,
+                             grader_pre=[c for c in needed if c < ex.cell], imports=imports, names=names,
+                             timeout=float(timeout if timeout is not None else ex.timeout or DEFAULT_TIMEOUT)))
+    plan.sort(key=lambda e: (e["cell"], int(e["key"].split("/")[0])))
+    trim = lambda served: {str(c): python_source(trim_imports(by_cell[c]["source"], s | ({"*"} if by_cell[c]["forced"] else set())))
+                           for c, s in served.items()}
+    limit = float(timeout if timeout is not None else DEFAULT_TIMEOUT)
+    sandbox = dict(memory_mb=int(memory_mb or DEFAULT_MEMORY_MB), hidden=[str(h) for h in hidden], landlock=True)
+    return dict(grader_cells={**trim(served_g), **{str(i): s for i, s in grade_src.items()}}, student_cells=trim(served_s),
+                exercises=plan, setup_timeout=max(4 * limit, 120.0), sandbox=sandbox), exercises
