@@ -14,10 +14,10 @@ import sys
 from copy import deepcopy
 from pathlib import Path
 
-from ft_course.exercises import (_docstring_node, assign, cell_source, find_lessons, parse_marker, read_exercises,
+from .exercises import (_docstring_node, assign, cell_source, find_lessons, parse_marker, read_exercises,
                                  source_lines)
-from ft_course.grader import DEFAULT_TIMEOUT, format_report, grade_many, grades_csv
-from ft_course.slicing import DEFAULT_MEMORY_MB
+from .grader import DEFAULT_TIMEOUT, format_report, grade_many, grades_csv
+from .slicing import DEFAULT_MEMORY_MB
 
 # %% ../nbs/91_cli.ipynb #2f7a9c01
 def solution_regions(source: str) -> str:
