@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -85,7 +86,13 @@ def test_nbgrader_source_notebooks(course):
 
 
 def test_works_from_a_pip_install_without_a_clone(tmp_path):
-    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT),
+    src = tmp_path / "src"                       # build from a copy: an in-tree build would leave build/ behind
+    src.mkdir()
+    for name in ("setup.py", "settings.ini", "MANIFEST.in", "README.md", "LICENSE"):
+        if (ROOT / name).exists(): shutil.copy(ROOT / name, src / name)
+    for name in ("ft_course", "nbs"):
+        shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    wheel = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(src),
                             "-w", str(tmp_path / "wheel")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert wheel.returncode == 0, wheel.stderr
     site = tmp_path / "site"
