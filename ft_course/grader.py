@@ -195,8 +195,17 @@ def _line_in(exc: BaseException, filename: str):
 def _yours(e: StudentCodeError) -> str:
     return f"{e} (raised in your code, exercise cell line {e.line or '?'})"
 
-def _grade_one(ex: dict, job: dict, G: dict, failed: dict) -> dict:
-    "Grade one exercise of one submission: its cell in a fresh sandbox, the hidden tests here, on what comes back."
+def _box(ex: dict, job: dict, boxes: dict):
+    "The sandbox of `ex`'s submission (one per submission, never shared between students), started if needed."
+    sub = ex["key"].split("/")[0]
+    if sub not in boxes:
+        cpu = job["setup_timeout"] + sum(e["timeout"] for e in job["exercises"] if e["key"].split("/")[0] == sub)
+        boxes[sub] = Sandbox(time.monotonic() + job["setup_timeout"], cpu_s=cpu, **job["sandbox"])
+        boxes[sub].ran, boxes[sub].broken = set(), {}
+    return boxes[sub]
+
+def _grade_one(ex: dict, job: dict, G: dict, failed: dict, boxes: dict) -> dict:
+    "Grade one exercise of one submission: its cell in the submission's sandbox, the hidden tests here, on what comes back."
     bad = [c for c in ex["grader_pre"] if c in failed]
     if bad: return dict(status="error", internal=True, message=f"the lesson's cell {bad[0] + 1}, which the hidden tests "
                         f"need, failed: {failed[bad[0]]} (a problem of the lesson, not of the answer)")
@@ -204,12 +213,16 @@ def _grade_one(ex: dict, job: dict, G: dict, failed: dict) -> dict:
         return dict(status="error", message=f"no `#| exercise {ex['id']}` cell in the notebook (deleted, or its first line changed?)")
     limit, box, stage = ex["timeout"], None, "your exercise cell"
     try:
-        box = Sandbox(time.monotonic() + job["setup_timeout"], cpu_s=job["setup_timeout"] + limit, **job["sandbox"])
-        errors = box.request("setup", [(f"<lesson cell {c + 1}>", job["student_cells"][str(c)]) for c in ex["student_pre"]])
-        for c, err in zip(ex["student_pre"], errors):
-            if err is not None:
-                return dict(status="error", internal=True, message=f"the lesson's cell {c + 1}, which your code reads, failed "
-                            f"in the sandbox: {err.get('type')}: {err.get('msg')} (a problem of the lesson, not of the answer)")
+        box = _box(ex, job, boxes)
+        box.deadline = time.monotonic() + job["setup_timeout"]
+        todo = [c for c in ex["student_pre"] if c not in box.ran]
+        errors = box.request("setup", [(f"<lesson cell {c + 1}>", job["student_cells"][str(c)]) for c in todo])
+        box.ran |= set(todo)
+        box.broken.update({c: err for c, err in zip(todo, errors) if err is not None})
+        for c in [c for c in ex["student_pre"] if c in box.broken]:
+            err = box.broken[c]
+            return dict(status="error", internal=True, message=f"the lesson's cell {c + 1}, which your code reads, failed "
+                        f"in the sandbox: {err.get('type')}: {err.get('msg')} (a problem of the lesson, not of the answer)")
         box.deadline = time.monotonic() + limit
         got = box.request("answer", f"<exercise {ex['id']}>", python_source(ex["answer"]), ex["names"])
         if "syntax" in got:
@@ -227,17 +240,17 @@ def _grade_one(ex: dict, job: dict, G: dict, failed: dict) -> dict:
             exec(compile(job["grader_cells"][str(step["cell"])], fname, "exec"), ns)
         return dict(status="pass", message="")
     except SandboxGone as e:
+        boxes.pop(ex["key"].split("/")[0], None)
+        log = box.log() if box is not None else ""
+        if box is not None: box.close()
         if str(e) == "timed out":
             return dict(status="error", message=f"timed out after {limit:g} s while running {stage} (an infinite loop?)")
-        log = box.log() if box is not None else ""
         return dict(status="error", message=f"{e} while running this exercise" + (f"; last output: {log}" if log else ""))
     except StudentCodeError as e: return dict(status="error", message=_yours(e))
     except BaseException as e:
         line = _line_in(e, fname) if stage != "your exercise cell" else None
         return dict(status="fail", message=("wrong answer: " if not str(e) else "") + _describe(e)
                     + (f" ({stage}, line {line})" if line else f" ({stage})"))
-    finally:
-        if box is not None: box.close()
 
 # %% ../nbs/90d_grader.ipynb #8d4f1b03
 def _worker_main():
@@ -252,15 +265,16 @@ def _worker_main():
                                       "what your user can (lessons, hidden tests); see lesson 90")
         job["sandbox"]["landlock"] = False
     G = {"__name__": "__main__", "display": _display}
-    done, failed = set(), {}
+    done, failed, boxes = set(), {}, {}
     for ex in job["exercises"]:
         for c in sorted(set(ex["grader_pre"]) - done):
             done.add(c)
             try: exec(compile(job["grader_cells"][str(c)], f"<lesson cell {c + 1}>", "exec"), G)
             except BaseException as e: failed[c] = _describe(e)
         t0 = time.perf_counter()
-        verdict = _grade_one(ex, job, G, failed)
+        verdict = _grade_one(ex, job, G, failed, boxes)
         emit(event="result", key=ex["key"], seconds=round(time.perf_counter() - t0, 3), **verdict)
+    for box in boxes.values(): box.close()
     events.close()
 
 def _run_worker(job: dict) -> tuple:

@@ -187,9 +187,9 @@ def _error(exc: BaseException, label: str) -> dict:
     return {"type": type(exc).__name__[:100], "msg": msg, "line": _where(exc, label)}
 
 class _Box:
-    "The sandbox's state: the student's namespace and the objects the grader holds handles to."
+    "The sandbox's state: the lesson cells' namespace and the objects the grader holds handles to."
     def __init__(self):
-        self.ns, self.objects = {"__name__": "__main__"}, {}
+        self.base, self.objects = {"__name__": "__main__"}, {}
     def keep(self, obj) -> int:
         self.objects[len(self.objects)] = obj
         return len(self.objects) - 1
@@ -202,7 +202,7 @@ class _Box:
         "Run lesson cells [(label, source)]; the error of each (None when it ran)."
         errors = []
         for label, src in cells:
-            try: exec(compile(src, label, "exec"), self.ns); errors.append(None)
+            try: exec(compile(src, label, "exec"), self.base); errors.append(None)
             except BaseException as e: errors.append(_error(e, label))
         return errors
     def answer(self, label: str, src: str, names: list) -> dict:
@@ -211,8 +211,9 @@ class _Box:
         except SyntaxError as e: return {"syntax": {"line": e.lineno, "msg": e.msg}}
         except ValueError as e: return {"syntax": {"line": None, "msg": str(e)}}
         _seed()
-        exec(code, self.ns)
-        return {"names": {n: self.ns[n] for n in names if n in self.ns}}
+        ns = dict(self.base)                       # each exercise starts from the lesson's cells only
+        exec(code, ns)
+        return {"names": {n: ns[n] for n in names if n in ns}}
     def handle(self, op: str, obj, *args):
         "One operation of the grader on an object the student's code made."
         if op == "getattr": return getattr(obj, args[0])
