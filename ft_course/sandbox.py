@@ -25,7 +25,7 @@ _libc.syscall.restype = ctypes.c_long
 
 def landlock_abi() -> int:
     "The Landlock ABI version of this kernel, 0 when there is none."
-    if not sys.platform.startswith("linux"): return 0
+    if not sys.platform.startswith("linux") or os.environ.get("FT_COURSE_LANDLOCK") == "0": return 0   # 0: pretend it is missing
     v = _libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))   # LANDLOCK_CREATE_RULESET_VERSION
     return max(int(v), 0)
 
@@ -43,7 +43,7 @@ def readable_paths(hidden=()) -> list:
     "What student code may read: system libraries, the Python install and its packages, minus `hidden` and the lessons."
     import ft_course
     pkg = Path(ft_course.__file__).resolve().parent
-    hidden = {Path(h).resolve() for h in hidden} | {pkg / "lessons", pkg / "exercises.py", pkg / "grader.py"}
+    hidden = {Path(h).resolve() for h in hidden} | {pkg / n for n in ("lessons", "exercises.py", "grader.py", "__pycache__")}
     out = []
     for p in _SYSTEM: _allow(Path(p), hidden, out)
     for p in {sys.base_prefix, sys.prefix, sys.exec_prefix}: _allow(Path(p).resolve(), hidden, out)

@@ -117,3 +117,11 @@ def test_works_from_a_pip_install_without_a_clone(tmp_path):
     assert res.returncode == 0, res.stderr
     first = json.loads(res.stdout)["exercises"][0]
     assert first["status"] == "error" and "PermissionError" in first["message"], first    # the shipped lessons are hidden
+
+
+def test_without_landlock_one_warning_and_grading_still_runs(course):
+    env = dict(os.environ, FT_COURSE_LANDLOCK="0")
+    res = cli("grade", course / "class" / "bob" / "01_mini.ipynb", "--nbs", course / "nbs", env=env)
+    assert res.returncode == 0 and "3 of 3 exercises passed" in res.stdout, res.stderr
+    warnings = [l for l in res.stderr.splitlines() if "warning" in l]
+    assert len(warnings) == 1 and "Landlock is not available" in warnings[0], res.stderr
