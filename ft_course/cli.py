@@ -21,7 +21,7 @@ from .slicing import DEFAULT_MEMORY_MB
 
 # %% ../nbs/91_cli.ipynb #2f7a9c01
 def solution_regions(source: str) -> str:
-    "`source` with each function body (after its docstring) between nbgrader's `### BEGIN SOLUTION` / `### END SOLUTION`."
+    "`source` with each function body (after its docstring) between `### BEGIN SOLUTION` / `### END SOLUTION`."
     lines, spans = source.splitlines(), []
     def visit(node):
         "Mark the body of one def (all of it, for a one-line def)."
@@ -69,14 +69,15 @@ EXIT_OK, EXIT_NOT_ALL_PASSED, EXIT_USAGE, EXIT_NOT_GRADED = 0, 1, 2, 3
 
 def build_parser() -> argparse.ArgumentParser:
     "The argument parser of the `ft_course` command."
-    p = argparse.ArgumentParser(prog="ft_course", description="ft_course instructor tools: student notebooks and an autograder.")
+    p = argparse.ArgumentParser(prog="ft_course",
+                                description="ft_course instructor tools: student notebooks and an autograder.")
     sub = p.add_subparsers(dest="command", required=True, metavar="{assign,grade,list}")
-    a = sub.add_parser("assign", help="write student notebooks (solutions stubbed, hidden tests removed, outputs cleared)")
+    a = sub.add_parser("assign", help="write student notebooks (solutions stubbed, hidden tests removed, no outputs)")
     a.add_argument("lessons", nargs="*", help="lesson numbers, names or paths (default: every lesson with exercises)")
     a.add_argument("--out", required=True, help="folder for the notebooks")
-    a.add_argument("--nbs", help="the course's lesson folder (default: found automatically, or the lessons in the package)")
+    a.add_argument("--nbs", help="the course's lesson folder (default: found, or the lessons in the package)")
     a.add_argument("--format", choices=("student", "nbgrader"), default="student",
-                   help="student notebooks (default), or nbgrader source notebooks with solutions and hidden tests marked")
+                   help="student notebooks (default), or nbgrader source notebooks (solutions, hidden tests marked)")
     g = sub.add_parser("grade", help="grade student notebooks against the lessons' hidden tests")
     g.add_argument("notebooks", nargs="+", metavar="STUDENT.ipynb|DIR", help="notebooks, or folders searched for them")
     g.add_argument("--json", action="store_true", help="print the report as JSON (for a learning-management system)")
@@ -84,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--timeout", type=float, help=f"seconds per exercise (default {DEFAULT_TIMEOUT:g}, or the lesson's)")
     g.add_argument("--memory", type=int, help=f"MiB of address space for student code (default {DEFAULT_MEMORY_MB})")
     g.add_argument("--lesson", help="the lesson to grade against: a path, number or name (default: found per notebook)")
-    g.add_argument("--nbs", help="the course's lesson folder (default: found automatically, or the lessons in the package)")
+    g.add_argument("--nbs", help="the course's lesson folder (default: found, or the lessons in the package)")
     g.add_argument("--strict", action="store_true", help="exit with 1 when some exercise did not pass")
     l = sub.add_parser("list", help="list the exercises of the lessons")
     l.add_argument("lessons", nargs="*")
@@ -116,8 +117,10 @@ def notebooks_in(paths) -> list:
     return out
 
 def _grade(args) -> int:
-    if args.timeout is not None and not args.timeout > 0: raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
-    if args.memory is not None and args.memory < 256: raise ValueError(f"--memory must be at least 256 MiB, got {args.memory}")
+    if args.timeout is not None and not args.timeout > 0:
+        raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    if args.memory is not None and args.memory < 256:
+        raise ValueError(f"--memory must be at least 256 MiB, got {args.memory}")
     lesson = args.lesson
     if lesson is not None and not Path(lesson).is_file(): lesson = find_lessons([lesson], args.nbs)[0]
     notebooks = notebooks_in(args.notebooks)

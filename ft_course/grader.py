@@ -44,9 +44,9 @@ class Remote:
     "An object that stays in the sandbox; attribute reads, calls, items, `len` and iteration are done there."
     __slots__ = ("_box", "_id", "_type")
     def __init__(self, box, hid: int, type_name: str):
-        object.__setattr__(self, "_box", box); object.__setattr__(self, "_id", hid); object.__setattr__(self, "_type", type_name)
+        for k, v in (("_box", box), ("_id", hid), ("_type", type_name)): object.__setattr__(self, k, v)
     def __getattr__(self, name):
-        if name.startswith("__") and name.endswith("__"): raise AttributeError(name)   # no protocol is asked of the student
+        if name.startswith("__") and name.endswith("__"): raise AttributeError(name)   # no protocols of the student's
         return self._box.request("getattr", self, name)
     def __setattr__(self, name, value): self._box.request("setattr", self, name, value)
     def __call__(self, *args, **kwargs): return self._box.request("call", self, args, kwargs)
@@ -59,7 +59,8 @@ class Remote:
     # no __eq__, __bool__, __float__, __array__...: comparisons happen on plain values, in the grader
 
 def _plain(value, kind, what):
-    if type(value) is not kind: raise TypeError(f"{what} of a sandbox object gave {type(value).__name__}, not {kind.__name__}")
+    if type(value) is not kind:
+        raise TypeError(f"{what} of a sandbox object gave {type(value).__name__}, not {kind.__name__}")
     return value
 
 # %% ../nbs/90d_grader.ipynb #7c3e0a03
@@ -77,7 +78,8 @@ def sandbox_env(workdir: Path) -> dict:
 
 class Sandbox:
     "One sandbox process (behind its keeper) for one exercise of one submission."
-    def __init__(self, deadline: float, memory_mb: int = DEFAULT_MEMORY_MB, cpu_s: float = 120, hidden=(), landlock=True):
+    def __init__(self, deadline: float, memory_mb: int = DEFAULT_MEMORY_MB, cpu_s: float = 120, hidden=(),
+                 landlock=True):
         self.deadline, self.exit_code, self.landlock = deadline, None, 0
         self.tmp = Path(tempfile.mkdtemp(prefix="ft_course_sandbox_"))
         work = self.tmp / "work"
@@ -134,7 +136,8 @@ class Sandbox:
 
     def _receive(self):
         (n,) = struct.unpack("<Q", self._read(8))
-        if n > MAX_MESSAGE: raise SandboxGone(f"the sandbox sent {n} bytes, more than the {MAX_MESSAGE >> 20} MiB allowed")
+        if n > MAX_MESSAGE:
+            raise SandboxGone(f"the sandbox sent {n} bytes, more than the {MAX_MESSAGE >> 20} MiB allowed")
         return decode(self._read(n), lambda i, t: Remote(self, i, t))
 
     def request(self, *req):
@@ -143,7 +146,7 @@ class Sandbox:
         class Pickler(pickle.Pickler):
             def persistent_id(self, obj):
                 if isinstance(obj, Remote):
-                    if obj._box is not box: raise ValueError("a sandbox object from another exercise cannot be used here")
+                    if obj._box is not box: raise ValueError("a sandbox object of another submission cannot go here")
                     return ("h", obj._id)
                 return None
         Pickler(buf).dump(req)
@@ -205,12 +208,13 @@ def _box(ex: dict, job: dict, boxes: dict):
     return boxes[sub]
 
 def _grade_one(ex: dict, job: dict, G: dict, failed: dict, boxes: dict) -> dict:
-    "Grade one exercise of one submission: its cell in the submission's sandbox, the hidden tests here, on what comes back."
+    "Grade one exercise of one submission: its cell in the sandbox, the hidden tests here, on what comes back."
     bad = [c for c in ex["grader_pre"] if c in failed]
-    if bad: return dict(status="error", internal=True, message=f"the lesson's cell {bad[0] + 1}, which the hidden tests "
-                        f"need, failed: {failed[bad[0]]} (a problem of the lesson, not of the answer)")
+    if bad: return dict(status="error", internal=True, message=f"the lesson's cell {bad[0] + 1}, which the hidden "
+                        f"tests need, failed: {failed[bad[0]]} (a problem of the lesson, not of the answer)")
     if ex["answer"] is None:
-        return dict(status="error", message=f"no `#| exercise {ex['id']}` cell in the notebook (deleted, or its first line changed?)")
+        return dict(status="error", message=f"no `#| exercise {ex['id']}` cell in the notebook "
+                                            "(deleted, or its first line changed?)")
     limit, box, stage = ex["timeout"], None, "your exercise cell"
     try:
         box = _box(ex, job, boxes)
@@ -221,12 +225,14 @@ def _grade_one(ex: dict, job: dict, G: dict, failed: dict, boxes: dict) -> dict:
         box.broken.update({c: err for c, err in zip(todo, errors) if err is not None})
         for c in [c for c in ex["student_pre"] if c in box.broken]:
             err = box.broken[c]
-            return dict(status="error", internal=True, message=f"the lesson's cell {c + 1}, which your code reads, failed "
-                        f"in the sandbox: {err.get('type')}: {err.get('msg')} (a problem of the lesson, not of the answer)")
+            return dict(status="error", internal=True, message=f"the lesson's cell {c + 1}, which your code reads, "
+                        f"failed in the sandbox: {err.get('type')}: {err.get('msg')} (a problem of the lesson, not of "
+                        "the answer)")
         box.deadline = time.monotonic() + limit
         got = box.request("answer", f"<exercise {ex['id']}>", python_source(ex["answer"]), ex["names"])
         if "syntax" in got:
-            return dict(status="error", message=f"SyntaxError in your exercise cell, line {got['syntax']['line']}: {got['syntax']['msg']}")
+            syn = got["syntax"]
+            return dict(status="error", message=f"SyntaxError in your exercise cell, line {syn['line']}: {syn['msg']}")
         missing = [n for n in ex["names"] if n not in got["names"]]
         if missing: return dict(status="error", message=f"your exercise cell does not define {', '.join(missing)}")
         ns = dict(G)
@@ -235,7 +241,8 @@ def _grade_one(ex: dict, job: dict, G: dict, failed: dict, boxes: dict) -> dict:
         _seed()
         for k, step in enumerate(ex["post"]):
             hidden = step["kind"] == "grade"
-            stage = "the hidden tests" if hidden else f"the lesson's cell {step['cell'] + 1} (run before the hidden tests)"
+            stage = ("the hidden tests" if hidden
+                     else f"the lesson's cell {step['cell'] + 1} (run before the hidden tests)")
             fname = f"<hidden test {k + 1} of {ex['id']}>" if hidden else f"<lesson cell {step['cell'] + 1}>"
             exec(compile(job["grader_cells"][str(step["cell"])], fname, "exec"), ns)
         return dict(status="pass", message="")
@@ -244,8 +251,10 @@ def _grade_one(ex: dict, job: dict, G: dict, failed: dict, boxes: dict) -> dict:
         log = box.log() if box is not None else ""
         if box is not None: box.close()
         if str(e) == "timed out":
-            return dict(status="error", message=f"timed out after {limit:g} s while running {stage} (an infinite loop?)")
-        return dict(status="error", message=f"{e} while running this exercise" + (f"; last output: {log}" if log else ""))
+            return dict(status="error", message=f"timed out after {limit:g} s while running {stage} "
+                                                "(an infinite loop?)")
+        return dict(status="error", message=f"{e} while running this exercise"
+                                            + (f"; last output: {log}" if log else ""))
     except StudentCodeError as e: return dict(status="error", message=_yours(e))
     except BaseException as e:
         line = _line_in(e, fname) if stage != "your exercise cell" else None
@@ -283,8 +292,8 @@ def _run_worker(job: dict) -> tuple:
     limit = sum(job["setup_timeout"] + e["timeout"] + 10 for e in job["exercises"]) + 300
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen([sys.executable, "-c", "from ft_course.grader import _worker_main; _worker_main()"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=dict(os.environ, IN_TEST="1",
-                                MPLBACKEND="Agg", PYTHONHASHSEED="0"), cwd=tempfile.gettempdir())
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=tempfile.gettempdir(),
+                                env=dict(os.environ, IN_TEST="1", MPLBACKEND="Agg", PYTHONHASHSEED="0"))
         proc.stdin.write(json.dumps(job).encode()); proc.stdin.close()
         deadline = time.monotonic() + limit
         for line in proc.stdout:
@@ -296,9 +305,9 @@ def _run_worker(job: dict) -> tuple:
         log.seek(0)
         tail = log.read().decode("utf-8", "replace").strip()[-800:]
     for e in job["exercises"]:
+        why = f"not graded: the grading process stopped (exit code {proc.returncode})"
         results.setdefault(e["key"], dict(status="error", internal=True, seconds=None,
-                                          message=f"not graded: the grading process stopped (exit code {proc.returncode})"
-                                                  + (f"; its output: {tail}" if tail else "")))
+                                          message=why + (f"; its output: {tail}" if tail else "")))
     return results, warnings
 
 # %% ../nbs/90d_grader.ipynb #8d4f1b04
@@ -311,19 +320,20 @@ def find_lesson(student, ids, nbs=None) -> Path:
     scored = [(len(ids & set(exercise_ids(p))), p) for p in candidates] if ids else []
     best = max(scored, key=lambda t: t[0], default=(0, None))
     if best[0]: return best[1]
-    raise ValueError(f"{student}: cannot tell which lesson it belongs to: no lesson in {lessons_dir(nbs)} has "
-                     f"{'its exercises (' + ', '.join(sorted(ids)) + ')' if ids else 'its name, and it has no `#| exercise <id>` cells'}"
-                     " (a notebook of another course?); pass --lesson PATH")
+    has = f"its exercises ({', '.join(sorted(ids))})" if ids else "its name, and it has no `#| exercise <id>` cells"
+    raise ValueError(f"{student}: cannot tell which lesson it belongs to: no lesson in {lessons_dir(nbs)} has {has} "
+                     "(a notebook of another course?); pass --lesson PATH")
 
-def grade_many(notebooks, lesson=None, nbs=None, timeout: float = None, shared: bool = False, memory_mb: int = None) -> list:
+def grade_many(notebooks, lesson=None, nbs=None, timeout: float = None, shared: bool = False,
+               memory_mb: int = None) -> list:
     "Grade several notebooks (each exercise of each in its own sandbox); `shared`: one grading process per lesson."
     subs = []
     for nb_path in map(Path, notebooks):
         answers = student_answers(read_notebook(nb_path))
         les = Path(lesson) if lesson else find_lesson(nb_path, answers, nbs)
         if lesson and not set(answers) & set(exercise_ids(les)):
-            raise ValueError(f"{nb_path}: none of its exercise cells ({', '.join(sorted(answers)) or 'none'}) belongs to the "
-                             f"lesson {les.name} (a notebook of another course or lesson?)")
+            raise ValueError(f"{nb_path}: none of its exercise cells ({', '.join(sorted(answers)) or 'none'}) "
+                             f"belongs to the lesson {les.name} (a notebook of another course or lesson?)")
         subs.append((nb_path, answers, les))
     groups = {}
     for k, (nb_path, answers, les) in enumerate(subs):
@@ -332,15 +342,17 @@ def grade_many(notebooks, lesson=None, nbs=None, timeout: float = None, shared: 
     hidden |= {str(Path(les).resolve()) for _, _, les in subs}
     for (les, _), members in groups.items():
         t0 = time.perf_counter()
-        job, exercises = grading_job(Path(les), [subs[k][1] for k in members], timeout, memory_mb, hidden | {str(Path(les).parent)})
+        answer_sets = [subs[k][1] for k in members]
+        job, exercises = grading_job(Path(les), answer_sets, timeout, memory_mb, hidden | {str(Path(les).parent)})
         verdicts, warnings = _run_worker(job) if job["exercises"] else ({}, [])
         for w in warnings: print(f"ft_course grade: warning: {w}", file=sys.stderr)
         took = round(time.perf_counter() - t0, 2)
         for j, k in enumerate(members):
             nb_path, answers, _ = subs[k]
             rows = [dict(id=ex.id, title=ex.title, **verdicts[f"{j}/{ex.id}"]) for ex in exercises]
-            reports[k] = dict(notebook=str(nb_path), lesson=les, passed=sum(r["status"] == "pass" for r in rows), total=len(rows),
-                              seconds=took, exercises=rows, unknown=sorted(set(answers) - {ex.id for ex in exercises}),
+            reports[k] = dict(notebook=str(nb_path), lesson=les, passed=sum(r["status"] == "pass" for r in rows),
+                              total=len(rows), seconds=took, exercises=rows,
+                              unknown=sorted(set(answers) - {ex.id for ex in exercises}),
                               sandbox="landlock" if not warnings else "none")
     return reports
 
@@ -356,12 +368,13 @@ def format_report(report: dict) -> str:
         took = f" ({r['seconds']:.1f} s)" if r.get("seconds") is not None else ""
         lines.append(f"  {r['status'].upper():5}  {r['id']}: {r['title']}{took}")
         lines += [f"         {l}" for l in r["message"].splitlines()[:12]]
-    if report.get("unknown"): lines.append(f"  (not exercises of this lesson, not graded: {', '.join(report['unknown'])})")
+    if report.get("unknown"):
+        lines.append(f"  (not exercises of this lesson, not graded: {', '.join(report['unknown'])})")
     lines.append(f"{report['passed']} of {report['total']} exercises passed")
     return "\n".join(lines)
 
 def grades_csv(reports: list, root=None) -> str:
-    "A gradebook: one row per student (a notebook, or a folder below `root`), one 1/0 column per exercise, then the total."
+    "A gradebook: a row per student (a notebook, or a folder below `root`), a 1/0 column per exercise, the total."
     ids, rows = [], {}
     for rep in reports:
         p = Path(rep["notebook"])

@@ -25,7 +25,8 @@ _libc.syscall.restype = ctypes.c_long
 
 def landlock_abi() -> int:
     "The Landlock ABI version of this kernel, 0 when there is none."
-    if not sys.platform.startswith("linux") or os.environ.get("FT_COURSE_LANDLOCK") == "0": return 0   # 0: pretend it is missing
+    if os.environ.get("FT_COURSE_LANDLOCK") == "0": return 0         # pretend it is missing, to try the fallback
+    if not sys.platform.startswith("linux"): return 0
     v = _libc.syscall(_SYS_CREATE, None, ctypes.c_size_t(0), ctypes.c_uint32(1))   # LANDLOCK_CREATE_RULESET_VERSION
     return max(int(v), 0)
 
@@ -43,7 +44,8 @@ def readable_paths(hidden=()) -> list:
     "What student code may read: system libraries, the Python install and its packages, minus `hidden` and the lessons."
     import ft_course
     pkg = Path(ft_course.__file__).resolve().parent
-    hidden = {Path(h).resolve() for h in hidden} | {pkg / n for n in ("lessons", "exercises.py", "grader.py", "__pycache__")}
+    hidden = {Path(h).resolve() for h in hidden}
+    hidden |= {pkg / n for n in ("lessons", "exercises.py", "grader.py", "__pycache__")}
     out = []
     for p in _SYSTEM: _allow(Path(p), hidden, out)
     for p in {sys.base_prefix, sys.prefix, sys.exec_prefix}: _allow(Path(p).resolve(), hidden, out)
@@ -53,7 +55,8 @@ def readable_paths(hidden=()) -> list:
         if d.name in ("site-packages", "dist-packages") or d.is_relative_to(Path(sys.base_prefix).resolve()):
             _allow(d, hidden, out); continue
         for e in sorted(d.iterdir()):        # a checkout on sys.path: its importable code only, not nbs/, tests/, .git
-            if (e.is_file() and e.suffix in _CODE) or (e.is_dir() and (e / "__init__.py").is_file()): _allow(e, hidden, out)
+            if (e.is_file() and e.suffix in _CODE) or (e.is_dir() and (e / "__init__.py").is_file()):
+                _allow(e, hidden, out)
     return sorted(set(out))
 
 # %% ../nbs/90c_sandbox.ipynb #6b2d9f12
@@ -68,11 +71,11 @@ def _handled(abi: int) -> int:
     return bits
 
 def restrict(read: list, write: list) -> int:
-    "Landlock this process (and all it starts): read `read`, read and write `write`, no TCP, no signals out. Returns the ABI, 0 if none."
+    "Landlock this process and its children: read `read`, write `write`, no TCP, no signals out; the ABI (0: none)."
     abi = landlock_abi()
     if abi < 1: return 0
     fs = _handled(abi)
-    attr = struct.pack("<QQQ", fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)      # net: bind+connect; scope: unix+signal
+    attr = struct.pack("<QQQ", fs, 3 if abi >= 4 else 0, 3 if abi >= 6 else 0)   # net: bind+connect; scope: unix+signal
     size = 24 if abi >= 6 else 16 if abi >= 4 else 8
     buf = ctypes.create_string_buffer(attr[:size], size)
     rs = _libc.syscall(_SYS_CREATE, buf, ctypes.c_size_t(size), ctypes.c_uint32(0))

@@ -40,7 +40,8 @@ def encode(obj, keep) -> bytes:
         if t is tuple: return {"$": "tuple", "v": [enc(v, depth + 1) for v in x]}
         if isinstance(x, tuple) and hasattr(t, "_fields"):
             return {"$": "ntuple", "name": t.__name__, "fields": list(t._fields), "v": [enc(v, depth + 1) for v in x]}
-        if t is dict: return {"$": "dict", "k": [enc(k, depth + 1) for k in x], "v": [enc(v, depth + 1) for v in x.values()]}
+        if t is dict:
+            return {"$": "dict", "k": [enc(k, depth + 1) for k in x], "v": [enc(v, depth + 1) for v in x.values()]}
         if t in (set, frozenset): return {"$": "set", "v": [enc(v, depth + 1) for v in x]}
         if t is bytes: return {"$": "bytes", "b": blob(x)}
         if isinstance(x, _tensor_types()) and str(x.layout) == "torch.strided" and str(x.dtype)[6:] in _TORCH_DTYPES:
@@ -50,7 +51,8 @@ def encode(obj, keep) -> bytes:
             return {"$": "tensor", "b": blob(raw), "dtype": str(d.dtype)[6:], "shape": list(d.shape),
                     "rg": bool(x.requires_grad), "param": isinstance(x, torch.nn.Parameter)}
         if np is not None and isinstance(x, np.ndarray) and x.dtype.kind in "biufc":
-            return {"$": "ndarray", "b": blob(np.ascontiguousarray(x).tobytes()), "dtype": x.dtype.str, "shape": list(x.shape)}
+            raw = np.ascontiguousarray(x).tobytes()
+            return {"$": "ndarray", "b": blob(raw), "dtype": x.dtype.str, "shape": list(x.shape)}
         if np is not None and isinstance(x, np.generic) and x.dtype.kind in "biufc": return enc(x.item(), depth)
         if t.__module__ == "torch" and t.__name__ == "Size": return {"$": "tuple", "v": [int(v) for v in x]}
         if t.__module__ == "torch" and t.__name__ == "dtype": return {"$": "dtype", "v": str(x)[6:]}
@@ -65,7 +67,8 @@ def decode(data: bytes, make_handle=None):
     try: head = json.loads(data[12:12 + n].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e: raise WireError(f"bad message header: {e}") from None
     sizes, pos, blobs = head.get("blobs"), 12 + n, []
-    if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes): raise WireError("bad blob table")
+    if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
+        raise WireError("bad blob table")
     for s in sizes:
         blobs.append(data[pos:pos + s])
         pos += s
