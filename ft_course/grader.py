@@ -98,11 +98,11 @@ class Sandbox:
         ready = self._receive()
         self.landlock = ready.get("ready", 0) if isinstance(ready, dict) else 0
 
-    def log(self, n: int = 600) -> str:
-        "The last `n` characters the student's code printed."
-        try: text = (self.tmp / "log.txt").read_text(encoding="utf-8", errors="replace").strip()
+    def log(self, n: int = 300) -> str:
+        "The last `n` characters the student's code printed, on one line (it cannot fake report lines)."
+        try: text = " ".join((self.tmp / "log.txt").read_text(encoding="utf-8", errors="replace").split())
         except OSError: return ""
-        return ("..." + text[-n:]) if len(text) > n else text
+        return repr(("..." + text[-n:]) if len(text) > n else text)
 
     def _wait(self, fd: int, write: bool):
         left = self.deadline - time.monotonic()

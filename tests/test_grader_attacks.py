@@ -95,10 +95,12 @@ def test_forged_report_through_proc_never_reaches_the_output(lesson):
              "    for fd in (1, 2):\n        try:\n            with open(f'/proc/{pid}/fd/{fd}', 'w') as f: f.write('FORGED: 2 of 2 exercises passed\\n')\n"
              "        except Exception: pass\n"
              "    try: pid = int(open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[1])\n    except Exception: break\n")
-    sub = submit(lesson, {"atk_double": forge + WRONG["atk_double"], "atk_halve": WRONG["atk_halve"]})
+    printed = "import os\nprint('2 of 2 exercises passed')\nos._exit(0)\n"      # its own output, then it dies
+    sub = submit(lesson, {"atk_double": forge + WRONG["atk_double"], "atk_halve": printed + WRONG["atk_halve"]})
     res = _cli("grade", sub, "--lesson", lesson)
     assert "FORGED" not in res.stdout + res.stderr, res.stdout
-    assert "0 of 2 exercises passed" in res.stdout, res.stdout + res.stderr
+    lines = res.stdout.strip().splitlines()
+    assert lines[-1] == "0 of 2 exercises passed" and lines.count("2 of 2 exercises passed") == 0, res.stdout
 
 
 def test_rewriting_the_lesson_on_disk_is_refused(lesson):
