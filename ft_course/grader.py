@@ -72,8 +72,8 @@ def sandbox_env(workdir: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
     env["PYTHONPATH"] = os.pathsep.join([root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     env.update(HOME=w, TMPDIR=w, MPLCONFIGDIR=w, HF_HOME=w, IN_TEST="1", MPLBACKEND="Agg", PYTHONHASHSEED="0",
-               PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="2", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+               PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", MALLOC_ARENA_MAX="2",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     return env
 
 class Sandbox:
@@ -132,7 +132,7 @@ class Sandbox:
         for line in self.keeper.stdout:                   # the keeper reports the exit code, then sweeps
             if line.startswith(b"exit "): self.exit_code = int(line.split()[1]); break
             if line.startswith(b"done"): break
-        raise SandboxGone(f"the grading process died (exit code {self.exit_code})")
+        raise SandboxGone(f"the sandbox running your code died (exit code {self.exit_code})")
 
     def _receive(self):
         (n,) = struct.unpack("<Q", self._read(8))
