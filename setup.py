@@ -3,6 +3,18 @@ from configparser import ConfigParser
 from pathlib import Path
 
 import setuptools
+from setuptools.command.build_py import build_py
+
+
+class BuildWithLessons(build_py):
+    "Ship the lesson notebooks as package data (ft_course/lessons/), so `ft_course assign/grade` work from a pip install."
+
+    def run(self):
+        super().run()
+        lessons = here / cfg["nbs_path"]
+        target = Path(self.build_lib) / cfg["lib_path"] / "lessons"
+        target.mkdir(parents=True, exist_ok=True)
+        for nb in sorted(lessons.glob("[0-9]*.ipynb")): self.copy_file(str(nb), str(target / nb.name))
 
 here = Path(__file__).parent
 config = ConfigParser(delimiters=["="])
@@ -43,4 +55,5 @@ setuptools.setup(
     ],
     project_urls={"Source": cfg["git_url"]},
     zip_safe=False,
+    cmdclass={"build_py": BuildWithLessons},
 )

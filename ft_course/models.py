@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# %% ../nbs/00_setup.ipynb #19eeb1d3
+# %% ../nbs/00_setup.ipynb #ac9882be
 # bitsandbytes (imported by peft too) looks for an optional CPU kernel on the Hugging Face Hub ("kernels-community")
 # on CPUs with AVX-512 BF16 and logs a warning when it can't fetch it. The course is offline on purpose and uses
 # bitsandbytes' built-in CPU kernel, so for a learner that warning is noise: keep only its errors.

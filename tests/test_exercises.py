@@ -2,7 +2,7 @@
 
 Runs on the fixture lesson (tests/fixtures/mini_lesson.ipynb) and on every lesson notebook in nbs/ that has exercises.
 The real lessons are graded with `grade_many(shared=True)`: the reference (the lesson itself) and the stubs share one
-grading process per lesson, so each lesson's needed setup cells run once.
+grading process per lesson, so the lesson cells the hidden tests need run once; each submission has its own sandbox.
 """
 import json
 import subprocess
