@@ -20,6 +20,7 @@ import unicodedata
 import warnings
 import zlib
 from collections import Counter, defaultdict
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -91,15 +92,21 @@ def validate_example(ex) -> list[str]:
 # %% ../nbs/05_data.ipynb #d8590859
 def read_jsonl(path) -> tuple[list, list]:
     "Read a JSONL file: `(valid_rows, errors)` where each error is `(line_number, reason)`; blank lines are skipped."
-    rows, errors = [], []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
+    rows, errors, lines = [], [], 0
+    with open(path, "rb") as f:          # bytes, decoded line by line: a bad byte is reported with its line
+        for n, raw in enumerate(f, 1):
+            try: line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                errors.append((n, f"not UTF-8 (byte 0x{raw[e.start]:02x} at byte {e.start + 1}); save the file as UTF-8"))
+                lines += 1; continue
             if not line.strip(): continue
+            lines += 1
             try: ex = json.loads(line)
             except json.JSONDecodeError as e: errors.append((n, f"invalid JSON ({e.msg} at column {e.colno})")); continue
             problems = validate_example(ex)
             if problems: errors.append((n, "; ".join(problems)))
             else: rows.append(ex)
+    if not lines: raise ValueError(f"{path} is empty or only whitespace: expected one JSON object per line")
     return rows, errors
 
 def load_jsonl(path, on_error: str = "raise") -> list[dict]:
@@ -178,7 +185,7 @@ def _check_messages(msgs, i):
 
 # %% ../nbs/05_data.ipynb #07adac6e
 def tokenize_chats(examples, tokenizer, max_length: int, mask_prompt: bool = True):
-    "Tokenize and mask many chat examples in one batched call: `(rows, stats)`; examples left without assistant tokens are dropped and counted."
+    "Tokenize and mask chat examples in one batched call: `(rows, stats)`; rows without assistant tokens are dropped and counted."
     if not isinstance(max_length, int) or max_length < 1: raise ValueError(f"max_length must be a positive int, got {max_length!r}")
     render = _renderer(tokenizer)
     texts, all_spans = [], []
@@ -190,9 +197,11 @@ def tokenize_chats(examples, tokenizer, max_length: int, mask_prompt: bool = Tru
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None: raise TypeError(f"tokenize_chats needs a fast (Rust) tokenizer with character offsets; got {type(tokenizer).__name__}")
     encodings = backend.encode_batch(texts, add_special_tokens=False)
-    rows, truncated, dropped = [], [], []
+    rows, truncated, dropped, reasons = [], [], [], {}
     for i, (enc, spans) in enumerate(zip(encodings, all_spans)):
         ids = enc.ids
+        if mask_prompt and not spans:   # every label would be -100: a row that teaches nothing
+            dropped.append(i); reasons[i] = "no assistant message, so no token to learn"; continue
         if mask_prompt:
             labels = [-100] * len(ids)
             for a, b in spans:
@@ -203,17 +212,18 @@ def tokenize_chats(examples, tokenizer, max_length: int, mask_prompt: bool = Tru
         if len(ids) > max_length:
             truncated.append(i)
             ids, labels = ids[:max_length], labels[:max_length]
-            if all(l == -100 for l in labels): dropped.append(i); continue
+            if all(l == -100 for l in labels):
+                dropped.append(i); reasons[i] = f"max_length={max_length} cuts off every assistant token"; continue
         rows.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels})
     stats = {"examples": len(texts), "kept": len(rows), "truncated": len(truncated), "dropped": len(dropped),
-             "dropped_index": dropped, "truncated_index": truncated}
+             "dropped_index": dropped, "dropped_reasons": reasons, "truncated_index": truncated}
     return rows, stats
 
 def tokenize_chat(example, tokenizer, max_length: int, mask_prompt: bool = True) -> dict:
     "Token ids, attention mask and labels (-100 on every non-assistant token) of one chat example."
     rows, stats = tokenize_chats([example], tokenizer, max_length, mask_prompt)
     if not rows:
-        raise ValueError(f"max_length={max_length} cuts off every assistant token of this example; raise max_length, "
+        raise ValueError(f"{stats['dropped_reasons'][0]} in this example; add an assistant reply or raise max_length, "
                          f"or use tokenize_chats(), which drops and counts such examples")
     return rows[0]
 
@@ -336,16 +346,40 @@ def jaccard(a: set, b: set) -> float:
 # %% ../nbs/05_data.ipynb #438777f2
 _PRIME = (1 << 61) - 1
 
+def _shingle_ids(shingle_sets):
+    "The sets as one flat array of integer ids, the offset of each set in it, and the distinct shingles (by id)."
+    vocab = list(set().union(*shingle_sets))
+    index = {x: k for k, x in enumerate(vocab)}
+    sizes = np.fromiter(map(len, shingle_sets), dtype=np.int64, count=len(shingle_sets))
+    flat = np.fromiter(map(index.__getitem__, chain.from_iterable(shingle_sets)), dtype=np.int64, count=int(sizes.sum()))
+    return flat, np.concatenate([[0], np.cumsum(sizes)]), vocab
+
+def _minhash_coefficients(num_perm, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64), rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
+
 def minhash_signatures(shingle_sets, num_perm: int = 128, seed: int = 0) -> np.ndarray:
     "MinHash signatures (n_sets, num_perm) with hash functions `(a*h + b) mod (2^61 - 1)` over 32-bit shingle hashes."
-    rng = np.random.default_rng(seed)
-    a = rng.integers(1, 1 << 32, size=num_perm, dtype=np.uint64)
-    b = rng.integers(0, 1 << 32, size=num_perm, dtype=np.uint64)
-    out = np.empty((len(shingle_sets), num_perm), dtype=np.uint64)
-    for i, s in enumerate(shingle_sets):
-        h = np.fromiter((zlib.crc32(x.encode()) for x in s), dtype=np.uint64, count=len(s))
-        # a, h < 2^32, so a*h + b < 2^64 never overflows; the mod keeps the family universal
-        out[i] = ((h[:, None] * a + b) % _PRIME).min(0) if len(h) else np.iinfo(np.uint64).max
+    return _minhash_ids(*_shingle_ids(list(shingle_sets)), *_minhash_coefficients(num_perm, seed))
+
+def _hash_table(vocab, a, b) -> np.ndarray:
+    "(len(vocab), num_perm) values `(a*h + b) mod (2^61 - 1)` of each distinct shingle, hashed once."
+    h = np.fromiter((zlib.crc32(x.encode()) for x in vocab), dtype=np.uint64, count=len(vocab))
+    table = h[:, None] * a; table += b           # a, h < 2^32, so a*h + b < 2^64 never overflows
+    table = (table & _PRIME) + (table >> 61); table[table >= _PRIME] -= _PRIME   # mod 2^61-1 without a division
+    return table
+
+def _minhash_ids(flat, starts, vocab, a, b) -> np.ndarray:
+    "`minhash_signatures` of sets given as `_shingle_ids`, with the hash coefficients `a`, `b`."
+    table = _hash_table(vocab, a, b)   # sets of similar texts share most shingles: hash each distinct one once
+    n = len(starts) - 1
+    out = np.full((n, len(a)), np.iinfo(np.uint64).max, dtype=np.uint64)
+    lo = 0
+    while lo < n:   # chunks of about 2^14 shingles keep the gathered (shingles × num_perm) block small
+        hi = min(n, max(lo + 1, int(np.searchsorted(starts, starts[lo] + (1 << 14), side="right")) - 1))
+        full = lo + np.flatnonzero(starts[lo + 1:hi + 1] > starts[lo:hi])
+        if len(full): out[full] = np.minimum.reduceat(table[flat[starts[lo]:starts[hi]]], starts[full] - starts[lo], axis=0)
+        lo = hi
     return out
 
 def near_duplicate_pairs(a_sets, b_sets=None, threshold: float = 0.7, num_perm: int = 128, bands: int = 32, seed: int = 0):
@@ -382,17 +416,61 @@ def find_leakage(a, b, threshold: float = 0.7, num_perm: int = 128, bands: int =
     leaked = sorted({j for _, j in exact} | {j for _, j, _ in near})
     return {"exact": exact, "near": near, "leaked_b": leaked, "fraction_b": len(leaked) / len(b) if b else 0.0}
 
-def dedup(rows, threshold: float = 0.9, **kw) -> tuple[list, list]:
-    "Drop exact and near duplicates within `rows`, keeping the first of each: `(kept, removed_pairs)`; removed_pairs are (kept i, dropped j, jaccard)."
+def _prefix_index(flat, starts, n_vocab, threshold):
+    "Prefix filter: each set's rarest shingles, enough that two sets with Jaccard >= threshold share one of them."
+    sizes = np.diff(starts); owner = np.repeat(np.arange(len(sizes)), sizes)
+    rank = np.empty(n_vocab, np.int64); rank[np.argsort(np.bincount(flat, minlength=n_vocab), kind="stable")] = np.arange(n_vocab)
+    order = np.lexsort((rank[flat], owner))                       # each set's shingles, rarest first
+    keep = np.minimum(sizes, sizes - np.ceil(threshold * sizes - 1e-9).astype(np.int64) + 1)   # |A| - ceil(t|A|) + 1
+    pos = np.arange(len(flat)) - starts[owner]
+    ranked, first = flat[order], pos < keep[owner]
+    tok, who = ranked[first], owner[first]
+    by_tok = np.argsort(tok, kind="stable")
+    return tok[by_tok], who[by_tok], [ranked[starts[k]:starts[k] + keep[k]] for k in range(len(sizes))]
+
+def _greedy_near_duplicates(sets, threshold, num_perm, bands, seed):
+    "LSH pairs (i, j, jaccard >= threshold) in (i, j) order, skipping pairs whose i or j an earlier pair dropped."
+    if num_perm % bands: raise ValueError(f"num_perm={num_perm} must be a multiple of bands={bands}")
+    if not 0 < threshold <= 1: raise ValueError(f"threshold must be in (0, 1]; got {threshold!r}")
+    flat, starts, vocab = _shingle_ids(sets)    # integer ids: exact Jaccard of one row against many in a few array ops
+    sizes, n = np.diff(starts), len(sets)
+    # candidates from an exact prefix filter (far fewer than LSH's on templated text); a pair found must also
+    # share an LSH band, so the pairs are exactly those of near_duplicate_pairs
+    tok, who, prefixes = _prefix_index(flat, starts, len(vocab), threshold)
+    coef, sig = _minhash_coefficients(num_perm, seed), {}
+    def bands_of(k):   # MinHash signatures only of the rows in a pair that passed, as bands x rows
+        if k not in sig: sig[k] = _hash_table([vocab[t] for t in flat[starts[k]:starts[k + 1]]], *coef).min(0).reshape(bands, -1)
+        return sig[k]
+    dropped, mark, is_cand, pairs = np.zeros(n, bool), np.zeros(len(vocab), bool), np.zeros(n, bool), []
+    for i in range(n):
+        if dropped[i]: continue    # a dropped row keeps no pairs, as in the (i, j) order of near_duplicate_pairs
+        lo, hi = np.searchsorted(tok, prefixes[i]), np.searchsorted(tok, prefixes[i], side="right")
+        for a, b in zip(lo.tolist(), hi.tolist()): is_cand[who[a:b]] = True
+        cand = np.flatnonzero(is_cand); is_cand[cand] = False
+        cand = cand[(cand > i) & ~dropped[cand]]
+        cand = cand[np.minimum(sizes[cand], sizes[i]) >= threshold * np.maximum(sizes[cand], sizes[i])]  # |A∩B| <= min
+        if not len(cand): continue
+        mine = flat[starts[i]:starts[i + 1]]; mark[mine] = True
+        lens = sizes[cand]; offs = np.cumsum(lens) - lens
+        idx = np.repeat(starts[cand] - offs, lens) + np.arange(int(lens.sum()))
+        inter = np.add.reduceat(mark[flat[idx]], offs, dtype=np.int64); mark[mine] = False
+        sim = inter / (sizes[i] + lens - inter)
+        for j, s in zip(cand[sim >= threshold].tolist(), sim[sim >= threshold].tolist()):
+            if (bands_of(i) == bands_of(j)).all(1).any(): pairs.append((i, j, s)); dropped[j] = True
+    return pairs
+
+def dedup(rows, threshold: float = 0.9, num_perm: int = 128, bands: int = 32, seed: int = 0) -> tuple[list, list]:
+    "Drop exact and near duplicates within `rows`, keeping the first of each: `(kept, removed)` of (kept i, dropped j, jaccard)."
     texts = [example_text(r) for r in rows]
     first, removed = {}, []
     for j, t in enumerate(texts):
         h = normalize_text(t)
         if h in first: removed.append((first[h], j, 1.0))
         else: first[h] = j
+    distinct = list(first.values())      # exact copies are settled: near-duplicate search runs on distinct texts only
+    near = _greedy_near_duplicates([shingles(texts[j]) for j in distinct], threshold, num_perm, bands, seed)
+    removed += [(distinct[i], distinct[j], s) for i, j, s in near]
     drop = {j for _, j, _ in removed}
-    for i, j, s in near_duplicate_pairs([shingles(t) for t in texts], threshold=threshold, **kw):
-        if i not in drop and j not in drop: removed.append((i, j, s)); drop.add(j)
     return [r for k, r in enumerate(rows) if k not in drop], removed
 
 # %% ../nbs/05_data.ipynb #5f439795

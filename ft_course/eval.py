@@ -202,6 +202,11 @@ class UnicodeTokenizer:
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
 def _pairs(predictions, references) -> list:
+    "(prediction, reference) pairs from two equally long lists, or one pair from two strings (as rouge-score's `score`)."
+    if isinstance(predictions, str) and isinstance(references, str): return [(predictions, references)]
+    if isinstance(predictions, str) or isinstance(references, str):   # list() would split a string into characters
+        raise TypeError(f"predictions and references must both be lists of strings (or both one string); "
+                        f"got {type(predictions).__name__} and {type(references).__name__}")
     predictions, references = list(predictions), list(references)
     if len(predictions) != len(references):
         raise ValueError(f"predictions and references must have the same length; got {len(predictions)} and {len(references)}")
@@ -223,7 +228,7 @@ def rouge_scores(prediction: str, reference: str, tokenizer="rouge", use_stemmer
     return out
 
 def rouge(predictions, references, tokenizer="rouge", use_stemmer: bool = False, types=ROUGE_TYPES) -> dict:
-    'Mean F-measure of each ROUGE type in `types` over the pairs; `tokenizer` is "rouge", "unicode" or an object.'
+    'Mean F-measure of each ROUGE type over the pairs (two lists, or two strings for one pair); `tokenizer`: name or object.'
     pairs = _pairs(predictions, references)
     scores = [rouge_scores(p, r, tokenizer, use_stemmer, types) for p, r in pairs]
     return {t: sum(s[t].fmeasure for s in scores) / len(scores) for t in types}
@@ -257,7 +262,7 @@ def _same_value(a, b) -> bool:
 
 # %% ../nbs/07_eval.ipynb #ba65a364
 def json_metrics(predictions, references, strict: bool = True) -> dict:
-    "JSON validity, exact object match, per-field accuracy and their mean for JSON-object outputs."
+    "JSON validity, exact object match, per-field accuracy and their mean (NaN when the references have no fields)."
     pairs = _pairs(predictions, references)
     fields, parsed = {}, []
     for i, (p, r) in enumerate(pairs):
@@ -272,7 +277,7 @@ def json_metrics(predictions, references, strict: bool = True) -> dict:
     return {"valid": sum(p is not None for p, _ in parsed) / n,
             "exact": sum(p is not None and _same_value(p, r) for p, r in parsed) / n,
             "field_accuracy": field_accuracy,
-            "mean_field_accuracy": sum(field_accuracy.values()) / len(field_accuracy)}
+            "mean_field_accuracy": sum(field_accuracy.values()) / len(field_accuracy) if field_accuracy else math.nan}
 
 # %% ../nbs/07_eval.ipynb #aa9b763b
 @torch.no_grad()
