@@ -56,7 +56,8 @@ def _check_lr(lr):
 class CosineWarmup:
     "The `cosine_warmup` multiplier as a small callable object: unlike a lambda, a scheduler holding it pickles."
     def __init__(self, warmup_steps, total_steps, num_cycles=0.5, min_lr_ratio=0.0):
-        self.warmup_steps, self.total_steps, self.num_cycles, self.min_lr_ratio = warmup_steps, total_steps, num_cycles, min_lr_ratio
+        self.warmup_steps, self.total_steps = warmup_steps, total_steps
+        self.num_cycles, self.min_lr_ratio = num_cycles, min_lr_ratio
     def __call__(self, step):
         return cosine_warmup(step, self.warmup_steps, self.total_steps, self.num_cycles, self.min_lr_ratio)
 
@@ -169,7 +170,8 @@ def _remove_dir(d: Path, p: Path):
     "Delete a checkpoint folder atomically: rename it out of sight first, so a kill never leaves half of it."
     junk = d / f".del-{p.name}"; os.replace(p, junk); shutil.rmtree(junk, ignore_errors=True)
 
-def save_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, state=None, fingerprint=None, keep=1) -> Path:
+def save_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, state=None, fingerprint=None,
+                    keep=1) -> Path:
     "Write trainable weights, optimizer, scheduler and `state` atomically to `checkpoint_dir/step-NNNNNNNN`."
     state = dict(state or {})
     step = int(state.get("step", 0))
@@ -198,7 +200,7 @@ def save_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, state
     return final
 
 def load_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, fingerprint=None, map_location=None):
-    "Load the latest checkpoint into `model` (trainable weights), `optimizer`, `scheduler`; return its `state`, or None if there is none."
+    "Load the latest checkpoint into `model` (trainable weights), `optimizer`, `scheduler`: its `state`, or None."
     _clean_leftovers(Path(checkpoint_dir))
     ckpts = list_checkpoints(checkpoint_dir)
     if not ckpts: return None
@@ -206,16 +208,19 @@ def load_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, finge
     try: meta = json.loads((path / "meta.json").read_text())
     except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path} is unreadable: meta.json is missing or corrupt ({e}). "
-                              "Delete that folder to fall back to an earlier one, or start over with resume=False.") from e
+                              "Delete that folder to fall back to an earlier one, or start over with resume=False."
+                              ) from e
     f = path / "state.pt"
     if not f.is_file() or _sha256(f) != meta.get("sha256"):
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated: state.pt does not match the SHA-256 in meta.json. "
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated: state.pt does not match the SHA-256 "
+                              "in meta.json. "
                               "Delete that folder to fall back to an earlier one, or start over with resume=False.")
     if fingerprint is not None:
         problems = _fingerprint_mismatch(meta.get("fingerprint", {}), fingerprint)
         if problems:
-            raise CheckpointError(f"checkpoint {path} was written for another model or configuration:\n  - " + "\n  - ".join(problems)
-                                  + "\nUse a different checkpoint_dir, restore the original settings, or pass resume=False to start over.")
+            raise CheckpointError(f"checkpoint {path} was written for another model or configuration:\n  - "
+                                  + "\n  - ".join(problems) + "\nUse a different checkpoint_dir, restore the "
+                                  "original settings, or pass resume=False to start over.")
     try: payload = torch.load(f, map_location=map_location, weights_only=True)
     except Exception as e:
         raise CheckpointError(f"checkpoint {path} could not be loaded ({type(e).__name__}: {e})") from e
@@ -234,7 +239,8 @@ def load_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, finge
             if o is not None and payload[k] is not None: o.load_state_dict(payload[k])
     except Exception as e:
         for o, sd in before: o.load_state_dict(sd)
-        raise CheckpointError(f"checkpoint {path}: its optimizer or scheduler state does not fit ({type(e).__name__}: {e})") from e
+        raise CheckpointError(f"checkpoint {path}: its optimizer or scheduler state does not fit "
+                              f"({type(e).__name__}: {e})") from e
     with torch.no_grad():
         for n, t in payload["trainable"].items(): params[n].copy_(t)
     return payload["state"]
@@ -551,22 +557,27 @@ def _arch(model_or_config) -> dict:
                          "intermediate_size and vocab_size")
     for k, v in dict(hidden_size=h, num_hidden_layers=L, intermediate_size=i, vocab_size=V).items(): _check_size(k, v)
     nh = get("num_attention_heads"); d = get("head_dim") or h // nh
-    return dict(h=h, L=L, i=i, V=V, q=nh * d, kv=(get("num_key_value_heads") or nh) * d, tied=bool(get("tie_word_embeddings", False)))
+    return dict(h=h, L=L, i=i, V=V, q=nh * d, kv=(get("num_key_value_heads") or nh) * d,
+                tied=bool(get("tie_word_embeddings", False)))
 
 def _check_size(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"estimate_memory: {name} must be a positive integer; got {value!r}")
 
 def _layer_linears(a):
-    return [("q_proj", a["h"], a["q"]), ("k_proj", a["h"], a["kv"]), ("v_proj", a["h"], a["kv"]), ("o_proj", a["q"], a["h"]),
+    return [("q_proj", a["h"], a["q"]), ("k_proj", a["h"], a["kv"]), ("v_proj", a["h"], a["kv"]),
+            ("o_proj", a["q"], a["h"]),
             ("gate_proj", a["h"], a["i"]), ("up_proj", a["h"], a["i"]), ("down_proj", a["i"], a["h"])]
 
-def estimate_memory(model_or_config, method="full", batch_size=1, seq_len=512, dtype=torch.float32, mixed_precision=False,
+def estimate_memory(model_or_config, method="full", batch_size=1, seq_len=512, dtype=torch.float32,
+                    mixed_precision=False,
                     bf16_autocast=False, gradient_checkpointing=False, lora_r=8, lora_targets=LORA_ALL,
                     double_quant=True, blocksize=64, foreach=False) -> dict:
-    "Predicted bytes of one AdamW training step of a Llama-style model: weights, gradients, optimizer, activations, peak."
-    if method not in ("full", "lora", "qlora"): raise ValueError(f"method must be 'full', 'lora' or 'qlora'; got {method!r}")
-    for k, v in dict(batch_size=batch_size, seq_len=seq_len, lora_r=lora_r, blocksize=blocksize).items(): _check_size(k, v)
+    "Predicted bytes of one AdamW training step of a Llama model: weights, gradients, optimizer, activations, peak."
+    if method not in ("full", "lora", "qlora"):
+        raise ValueError(f"method must be 'full', 'lora' or 'qlora'; got {method!r}")
+    for k, v in dict(batch_size=batch_size, seq_len=seq_len, lora_r=lora_r, blocksize=blocksize).items():
+        _check_size(k, v)
     a, wb = _arch(model_or_config), torch.finfo(dtype).bits // 8
     lin = _layer_linears(a)
     n_linear = a["L"] * sum(i * o for _, i, o in lin)
@@ -583,7 +594,7 @@ def estimate_memory(model_or_config, method="full", batch_size=1, seq_len=512, d
             weights = math.ceil(n_linear * bits / 8) + (n_total - n_linear) * wb
         weights, trainable = weights + n_lora * wb, n_lora
         largest = max(lora_r * max(i, o) for _, i, o in lin)
-    state_b = 4 if (mixed_precision or wb == 4) else wb     # AdamW moments: fp32 next to a master copy, else the param dtype
+    state_b = 4 if (mixed_precision or wb == 4) else wb     # AdamW moments: fp32 beside a master copy, else param dtype
     grads, optimizer = trainable * wb, trainable * 2 * state_b
     n_tok, act_b = batch_size * seq_len, 2 if (bf16_autocast or wb == 2) else 4
     per_layer = (8 * a["h"] + 2 * a["kv"] + 4 * a["i"]) * act_b

@@ -66,10 +66,10 @@ def _dedup_before(rows, threshold=0.9):
 @pytest.mark.parametrize("threshold", [0.9, 0.7])
 def test_dedup_finds_the_same_pairs_as_before(threshold):
     rows = _course(240)
-    rows = rows + rows[:60] + [{"messages": [{"role": "user", "content": example_text(r) + " ."},
+    rows = rows + rows[:60] + [{"messages": [{"role": "user", "content": example_text(r) + " Cảm ơn nhiều."},
                                             {"role": "assistant", "content": "ok"}]} for r in rows[:30]]
     ours, ref = dedup(rows, threshold=threshold), _dedup_before(rows, threshold=threshold)
-    assert ours[1] == ref[1] and len(ref[1]) > 60
+    assert ours[1] == ref[1] and len(ref[1]) >= 60 + (threshold < 0.8)   # 60 copies, and near copies at 0.7
     assert ours[0] == ref[0]
 
 

@@ -25,7 +25,7 @@ DRIVER = textwrap.dedent("""
     d, n_random = sys.argv[1], int(sys.argv[2])
     model = nn.Linear(512, 512)
 
-    def writer(r, kill_at):
+    def writer(start, kill_at):
         calls = [0]
         def trap(fn):
             def wrapped(*a, **k):
@@ -34,19 +34,19 @@ DRIVER = textwrap.dedent("""
                 return fn(*a, **k)
             return wrapped
         os.replace, shutil.rmtree = trap(os.replace), trap(shutil.rmtree)
-        for i in range(10**9):
+        for i in range(start, 10**9):
             with torch.no_grad(): model.weight.fill_(i); model.bias.fill_(i)
-            # the same step saved over and over (a resumed run's last save), now and then the next step
-            save_checkpoint(d, model, state={"step": 5 + (i % 4 == 3), "i": i}, keep=2)
+            # each step saved three times (as a resumed run saves its last step again), older steps pruned
+            save_checkpoint(d, model, state={"step": 5 + i // 3, "i": i}, keep=2)
             os.write(w, f"{i}\\n".encode())
 
-    def one_kill(kill_at, delay):
+    def one_kill(kill_at, delay, start):
         global w
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(r)
-            try: writer(r, kill_at)
+            try: writer(start, kill_at)
             finally: os._exit(0)
         os.close(w)
         if delay is not None: time.sleep(delay); os.kill(pid, signal.SIGKILL)
@@ -55,14 +55,17 @@ DRIVER = textwrap.dedent("""
         st = load_checkpoint(d, model)
         left = sorted(p for p in os.listdir(d) if p.startswith("."))
         w_ok = st is not None and bool((model.weight == st["i"]).all()) and bool((model.bias == st["i"]).all())
-        print("KILL", kill_at, os.WIFSIGNALED(status), done[-1] if done else -1, st and st["i"], w_ok, left, flush=True)
+        print("KILL", kill_at, os.WIFSIGNALED(status), done[-1] if done else start - 1, st and st["i"], w_ok, left,
+              flush=True)
+        return st["i"] if st else start - 1
 
     # a first complete save, so there is always a checkpoint to lose
     with torch.no_grad(): model.weight.fill_(-1); model.bias.fill_(-1)
     save_checkpoint(d, model, state={"step": 5, "i": -1})
-    for k in range(1, 13): one_kill(k, None)
+    last = -1    # each writer goes on from the last saved i, so "old or new" is "last or last + 1"
+    for k in range(1, 13): last = one_kill(k, None, last + 1)
     rng = random.Random(0)
-    for _ in range(n_random): one_kill(0, rng.uniform(0.0, 0.08))
+    for _ in range(n_random): last = one_kill(0, rng.uniform(0.0, 0.08), last + 1)
 """)
 
 
@@ -75,6 +78,8 @@ def test_checkpoint_save_survives_sigkill_anywhere(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     lines = [l.split(maxsplit=6) for l in r.stdout.splitlines() if l.startswith("KILL")]
     assert len(lines) == 12 + 25
+    lost = [l[1] for l in lines if l[4] == "None"]
+    assert not lost, f"no checkpoint left after kills at file-system moves {lost}"
     killed = 0
     for _, kill_at, signaled, last_done, loaded, weights_ok, left in lines:
         killed += signaled == "True"
