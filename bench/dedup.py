@@ -10,7 +10,7 @@ import tracemalloc
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from ft_course.data import dedup, example_text, near_duplicate_pairs, normalize_text, shingles
+from ft_course.data import dedup, dedup_simple as dedup_reference  # the form before issue 14
 from ft_course.tasks import load_task
 
 
@@ -25,20 +25,6 @@ def course_examples(n):
             ex = {"messages": ex["messages"] + [m for m in nxt["messages"] if m["role"] != "system"]}
         out.append(ex)
     return out
-
-
-def dedup_reference(rows, threshold=0.9, **kw):
-    "The implementation before issue 14: near_duplicate_pairs over every row (exact copies too), then greedy."
-    texts = [example_text(r) for r in rows]
-    first, removed = {}, []
-    for j, t in enumerate(texts):
-        h = normalize_text(t)
-        if h in first: removed.append((first[h], j, 1.0))
-        else: first[h] = j
-    drop = {j for _, j, _ in removed}
-    for i, j, s in near_duplicate_pairs([shingles(t) for t in texts], threshold=threshold, **kw):
-        if i not in drop and j not in drop: removed.append((i, j, s)); drop.add(j)
-    return [r for k, r in enumerate(rows) if k not in drop], removed
 
 
 def measure(fn, rows):

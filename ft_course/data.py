@@ -7,8 +7,9 @@ __all__ = ['ROLES', 'SMOLLM2_DEFAULT_SYSTEM', 'IM_START', 'IM_END', 'PII_PATTERN
            'messages_to_instruction', 'as_messages', 'validate_example', 'read_jsonl', 'load_jsonl', 'save_jsonl',
            'render_chatml', 'tokenize_chats', 'tokenize_chat', 'token_table', 'collate', 'padding_waste',
            'pack_examples', 'block_causal_mask', 'split_dataset', 'normalize_text', 'example_text', 'shingles',
-           'jaccard', 'minhash_signatures', 'near_duplicate_pairs', 'find_leakage', 'dedup', 'scrub_pii',
-           'scrub_dataset', 'dataset_stats', 'data_warnings', 'plot_stats', 'to_hf_dataset', 'to_openai_jsonl']
+           'jaccard', 'minhash_signatures', 'near_duplicate_pairs', 'dedup_simple', 'find_leakage', 'dedup',
+           'scrub_pii', 'scrub_dataset', 'dataset_stats', 'data_warnings', 'plot_stats', 'to_hf_dataset',
+           'to_openai_jsonl']
 
 # %% ../nbs/05_data.ipynb #d45ed34f
 import hashlib
@@ -421,6 +422,25 @@ def near_duplicate_pairs(a_sets, b_sets=None, threshold: float = 0.7, num_perm: 
         if s >= threshold: pairs.append((i, j, s))
     return pairs
 
+# %% ../nbs/05_data.ipynb #1b0b0b9c
+def _exact_copies(texts) -> tuple[dict, list]:
+    "First row of each normalised text, and `(first, copy, 1.0)` for every later copy."
+    first, removed = {}, []
+    for j, t in enumerate(texts):
+        key = normalize_text(t)
+        if key in first: removed.append((first[key], j, 1.0))
+        else: first[key] = j
+    return first, removed
+
+def dedup_simple(rows, threshold: float = 0.9) -> tuple[list, list]:
+    "The smallest `dedup`: exact copies, then a greedy walk over `near_duplicate_pairs` in `(i, j)` order."
+    texts = [example_text(r) for r in rows]
+    _, removed = _exact_copies(texts)
+    drop = {j for _, j, _ in removed}
+    for i, j, s in near_duplicate_pairs([shingles(t) for t in texts], threshold=threshold):
+        if i not in drop and j not in drop: removed.append((i, j, s)); drop.add(j)
+    return [r for k, r in enumerate(rows) if k not in drop], removed
+
 # %% ../nbs/05_data.ipynb #da665c0c
 def find_leakage(a, b, threshold: float = 0.7, num_perm: int = 128, bands: int = 32, seed: int = 0) -> dict:
     "Examples of `b` that also occur in `a`: exact duplicates after normalisation, and near duplicates (MinHash)."
@@ -483,11 +503,7 @@ def _greedy_near_duplicates(sets, threshold, num_perm, bands, seed):
 def dedup(rows, threshold: float = 0.9, num_perm: int = 128, bands: int = 32, seed: int = 0) -> tuple[list, list]:
     "Drop exact and near duplicates, keeping the first of each: `(kept, removed)` with (kept i, dropped j, jaccard)."
     texts = [example_text(r) for r in rows]
-    first, removed = {}, []
-    for j, t in enumerate(texts):
-        h = normalize_text(t)
-        if h in first: removed.append((first[h], j, 1.0))
-        else: first[h] = j
+    first, removed = _exact_copies(texts)
     distinct = list(first.values())      # exact copies are settled: near-duplicate search runs on distinct texts only
     near = _greedy_near_duplicates([shingles(texts[j]) for j in distinct], threshold, num_perm, bands, seed)
     removed += [(distinct[i], distinct[j], s) for i, j, s in near]

@@ -92,8 +92,8 @@ def test_checkpoint_save_survives_sigkill_anywhere(tmp_path):
 
 
 def test_load_checkpoint_into_another_model_changes_nothing(tmp_path):
-    save_checkpoint(tmp_path, tiny_llama(), state={"step": 1})
-    other = tiny_llama(seed=3, intermediate_size=64)     # same names, some shapes differ (the MLPs)
+    save_checkpoint(tmp_path, tiny_llama(vocab_size=512), state={"step": 1})
+    other = tiny_llama(seed=3, vocab_size=512, intermediate_size=64)     # same names, the MLP shapes differ
     before = {n: p.detach().clone() for n, p in other.named_parameters()}
     with pytest.raises(CheckpointError, match="does not fit this model"):
         load_checkpoint(tmp_path, other)
@@ -142,7 +142,7 @@ def test_scheduler_pickles_and_continues():
                                       (dict(method="qlora", blocksize=-64), "blocksize")])
 def test_estimate_memory_refuses_negative_sizes(kw, name):
     with pytest.raises(ValueError, match=name):
-        estimate_memory(tiny_llama(), **kw)
+        estimate_memory(tiny_llama(vocab_size=512), **kw)
 
 
 def test_estimate_memory_refuses_negative_config():
