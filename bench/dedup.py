@@ -10,21 +10,8 @@ import tracemalloc
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from data_prep import course_examples    # the same course rows as bench/data_prep.py (this folder)
 from ft_course.data import dedup, dedup_simple as dedup_reference  # the form before issue 14
-from ft_course.tasks import load_task
-
-
-def course_examples(n):
-    "n examples cycled from both course tasks; every third one is a two-turn conversation (as bench/data_prep.py)."
-    base = load_task("greetings", "train") + load_task("extraction", "train")
-    out = []
-    for i in range(n):
-        ex = base[i % len(base)]
-        if i % 3 == 2:
-            nxt = base[(i * 7 + 1) % len(base)]
-            ex = {"messages": ex["messages"] + [m for m in nxt["messages"] if m["role"] != "system"]}
-        out.append(ex)
-    return out
 
 
 def measure(fn, rows):
