@@ -23,7 +23,8 @@ def test_formats():
 
 
 def test_tokenize_chat_bad_input(tokenizer):
-    with pytest.raises(ValueError, match="max_length must be a positive int"): tokenize_chat(CHAT, tokenizer, max_length=0)
+    with pytest.raises(ValueError, match="max_length must be a positive int"):
+        tokenize_chat(CHAT, tokenizer, max_length=0)
     with pytest.raises(ValueError, match="run validate_example"):
         tokenize_chat({"messages": [{"role": "bot", "content": "x"}]}, tokenizer, 64)
     with pytest.raises(ValueError, match="chat template"): tokenize_chat(CHAT, object(), 64)
