@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .lora import LoRALinear, _check_lora_args, _inside_lora, _matches, find_lora_targets, lora_modules, lora_scaling
+from .lora import (LoRALinear, _check_lora_args, _inside_lora, _matches, find_lora_targets, lora_modules,
+                            lora_scaling)
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 

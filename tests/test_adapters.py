@@ -266,19 +266,23 @@ def test_adapters_that_do_not_fit(tmp_path):
     save_peft_adapter(_lora(), tmp_path)
     with pytest.raises(ValueError, match=r"needs \(4, 32\)"):
         load_peft_adapter(tiny_llama(hidden_size=32, intermediate_size=64), tmp_path)
-    with pytest.raises(ValueError, match="doesn't adapt"): load_peft_adapter(apply_lora(_tiny(), ["o_proj"], r=4), tmp_path)
-    with pytest.raises(ValueError, match="does not fit this model"): load_peft_adapter(nn.Sequential(nn.Linear(4, 4)), tmp_path)
+    with pytest.raises(ValueError, match="doesn't adapt"):
+        load_peft_adapter(apply_lora(_tiny(), ["o_proj"], r=4), tmp_path)
+    with pytest.raises(ValueError, match="does not fit this model"):
+        load_peft_adapter(nn.Sequential(nn.Linear(4, 4)), tmp_path)
     merged = _lora(); next(m for m in merged.modules() if isinstance(m, LoRALinear)).merge()
     with pytest.raises(ValueError, match="unmerge"): load_peft_adapter(merged, tmp_path)
     cfg = json.loads((tmp_path / CFG).read_text())
     (tmp_path / CFG).write_text(json.dumps({**cfg, "fan_in_fan_out": True}))
-    with pytest.raises(ValueError, match="unsupported LoRA options fan_in_fan_out=True"): load_peft_adapter(_tiny(), tmp_path)
+    with pytest.raises(ValueError, match="unsupported LoRA options fan_in_fan_out=True"):
+        load_peft_adapter(_tiny(), tmp_path)
     (tmp_path / CFG).write_text("{\n  \"r\": 4,\n  oops\n}")
     with pytest.raises(ValueError, match="not valid JSON \\(line 3"): load_peft_adapter(_tiny(), tmp_path)
     (tmp_path / CFG).write_text("[1, 2]")
     with pytest.raises(ValueError, match="peft_type"): load_peft_adapter(_tiny(), tmp_path)
     os.remove(tmp_path / WTS)
-    with pytest.raises(FileNotFoundError, match="adapter_model.safetensors is missing"): load_peft_adapter(_tiny(), tmp_path)
+    with pytest.raises(FileNotFoundError, match="adapter_model.safetensors is missing"):
+        load_peft_adapter(_tiny(), tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"): load_peft_adapter(_tiny(), tmp_path / "nope")
     with pytest.raises(ValueError, match="no LoRA layers"): save_peft_adapter(_tiny(), tmp_path / "never")
 
