@@ -105,6 +105,23 @@ def test_save_dispatches_to_peft_family(tmp_path, monkeypatch):
     assert not (tmp_path / "none").exists()
 
 
+def test_save_asks_peft_family_before_the_lora_path(tmp_path, monkeypatch):
+    "A DoRA layer is a LoRALinear subclass: the family's parts win; plain LoRA mixed with them is refused."
+    model = _lora(["q_proj"])
+    keys = [f"base_model.model.{n}.{k}" for n, m in model.named_modules() if isinstance(m, LoRALinear)
+            for k in ("lora_A.weight", "lora_B.weight", "lora_magnitude_vector")]
+    parts = ({"peft_type": "LORA", "use_dora": True, "r": 4}, {k: torch.ones(2) for k in keys})
+    _fake_family(monkeypatch, parts)
+    save_peft_adapter(model, tmp_path / "dora")
+    assert json.loads((tmp_path / "dora" / CFG).read_text())["use_dora"] is True
+    assert sorted(load_file(tmp_path / "dora" / WTS)) == sorted(keys)
+    apply_lora(model, ["v_proj"])
+    with pytest.raises(ValueError, match="mixes plain LoRA layers"): save_peft_adapter(model, tmp_path / "mixed")
+    _fake_family(monkeypatch, None)        # the family has nothing of its own: the LoRA path
+    save_peft_adapter(model, tmp_path / "lora")
+    assert json.loads((tmp_path / "lora" / CFG).read_text())["use_dora"] is False
+
+
 def test_load_dispatches_non_lora_and_dora(tmp_path, monkeypatch):
     from ft_course.adapters import write_adapter
     fam = _fake_family(monkeypatch)
