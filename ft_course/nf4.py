@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['NF4_OFFSET', 'NF4_CODE', 'BLOCKSIZES', 'NF4_MIDPOINTS', 'NF4_ZERO_INDEX', 'NF4_BYTE_TABLE', 'INT4_CODE', 'FP4_CODE',
            'DYNAMIC_CODE', 'DQ_BLOCKSIZES', 'DYNAMIC_MIDPOINTS', 'nf4_code_from_normal', 'check_blocksize',
-           'check_finite', 'blockwise_absmax', 'pack_nibbles', 'unpack_nibbles', 'quantize_nf4', 'dequantize_nf4',
-           'fake_quantize', 'dynamic_map', 'double_quantize', 'double_dequantize', 'bits_per_parameter', 'weight_gb']
+           'check_finite', 'blockwise_absmax', 'pack_nibbles', 'unpack_nibbles', 'quantize_nf4', 'dequantize_nf4_torch',
+           'dequantize_nf4', 'fake_quantize', 'dynamic_map', 'double_quantize', 'double_dequantize',
+           'bits_per_parameter', 'weight_gb']
 
 # %% ../nbs/03_nf4.ipynb #2d07139b
 import math
@@ -130,9 +131,7 @@ def _check_packed(packed, absmax, shape, blocksize, name="packed"):
                          f"needs {blocks} (one per block): wrong blocksize or shape?")
     return n
 
-def dequantize_nf4(packed: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, dtype=torch.float32):
-    "Undo `quantize_nf4`: `NF4_CODE[index] * absmax[block]` in float32, cast to `dtype`, reshaped to `shape`."
-    n = _check_packed(packed, absmax, shape, blocksize)
+def _dequantize_torch(packed, absmax, n, shape, blocksize, dtype):
     table = _on(NF4_BYTE_TABLE, packed.device)
     values = torch.nn.functional.embedding(packed.reshape(-1).int(), table).reshape(-1)  # two values per byte
     blocks = absmax.numel()
@@ -140,6 +139,22 @@ def dequantize_nf4(packed: torch.Tensor, absmax: torch.Tensor, shape, blocksize:
         values = torch.nn.functional.pad(values, (0, blocks * blocksize - values.numel()))
     out = values[: blocks * blocksize].view(blocks, blocksize).mul_(absmax.float().unsqueeze(1))
     return out.reshape(-1)[:n].to(dtype).reshape(tuple(shape))
+
+def dequantize_nf4_torch(packed: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, dtype=torch.float32):
+    "Undo `quantize_nf4` in torch: `NF4_CODE[index] * absmax[block]` in float32, cast to `dtype`, shaped `shape`."
+    n = _check_packed(packed, absmax, shape, blocksize)
+    return _dequantize_torch(packed, absmax, n, shape, blocksize, dtype)
+
+# %% ../nbs/03_nf4.ipynb #9844c11e
+from .nf4_kernel import dequantize_nf4_kernel
+
+def dequantize_nf4(packed: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, dtype=torch.float32):
+    "Undo `quantize_nf4`: `NF4_CODE[index] * absmax[block]` in float32, cast to `dtype`, shaped `shape`."
+    n = _check_packed(packed, absmax, shape, blocksize)
+    if packed.device.type == "cpu" and absmax.device.type == "cpu" and dtype in _FLOATS:
+        out = dequantize_nf4_kernel(packed, absmax, n, blocksize, NF4_CODE, dtype)
+        if out is not None: return out.reshape(tuple(shape))
+    return _dequantize_torch(packed, absmax, n, shape, blocksize, dtype)
 
 # %% ../nbs/03_nf4.ipynb #23b4c579
 INT4_CODE = torch.arange(-7, 8, dtype=torch.float32) / 7

@@ -68,10 +68,11 @@ class NF4Linear(nn.Module):
                               self.blocksize, dtype=dtype or self.weight_dtype)
 
     def forward(self, x):
-        x_dtype = x.dtype
-        x = x.to(self.compute_dtype)
+        if torch.is_autocast_enabled(x.device.type):  # as nn.Linear under autocast: compute and return its dtype
+            dtype = torch.get_autocast_dtype(x.device.type)
+            return _NF4Matmul.apply(x.to(dtype), None if self.bias is None else self.bias.to(dtype), self)
         bias = None if self.bias is None else self.bias.to(self.compute_dtype)
-        return _NF4Matmul.apply(x, bias, self).to(x_dtype)
+        return _NF4Matmul.apply(x.to(self.compute_dtype), bias, self).to(x.dtype)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}, "
