@@ -171,18 +171,28 @@ static inline u16 bf16_rne(float f) {  // float32 -> bfloat16, round to nearest 
     return (u16)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
 }
 
+struct Scales {  // a block's absmax: stored as float32, or double-quantized (8-bit code, second scale, offset)
+    const float* absmax; const uint8_t* q; const float* dyn; const float* absmax2; float offset; int64_t bs2;
+    float operator()(int64_t b) const {  // (code * absmax2) + offset: two roundings, as torch computes it
+        if (!q) return absmax[b];
+        float s = dyn[q[b]] * absmax2[b / bs2];
+        return s + offset;
+    }
+};
+
 template <typename T>  // the block's 16 values, scaled and cast once, then only look-ups
 static void lookup(const uint8_t* p, int64_t count, const T* tab, T* o) {
     for (int64_t i = 0; i < count / 2; ++i) { uint8_t v = p[i]; o[2 * i] = tab[v >> 4]; o[2 * i + 1] = tab[v & 15]; }
     if (count & 1) o[count - 1] = tab[p[count / 2] >> 4];
 }
 
-static void blocks_scalar(const uint8_t* packed, const float* scales, int64_t n, int64_t bs, const float* code,
+static void blocks_scalar(const uint8_t* packed, const Scales& scales, int64_t n, int64_t bs, const float* code,
                           void* out, int kind) {  // kind 0: float32, 1: bfloat16
     for (int64_t b = 0; b * bs < n; ++b) {
         int64_t start = b * bs, count = start + bs < n ? bs : n - start;
         float tab[16]; u16 tab16[16];
-        for (int k = 0; k < 16; ++k) { tab[k] = code[k] * scales[b]; tab16[k] = bf16_rne(tab[k]); }
+        const float scale = scales(b);
+        for (int k = 0; k < 16; ++k) { tab[k] = code[k] * scale; tab16[k] = bf16_rne(tab[k]); }
         if (kind == 0) lookup(packed + start / 2, count, tab, (float*)out + start);
         else lookup(packed + start / 2, count, tab16, (u16*)out + start);
     }
@@ -192,14 +202,14 @@ static void blocks_scalar(const uint8_t* packed, const float* scales, int64_t n,
 #include <immintrin.h>
 // AVX-512: the block's table sits in one register; one permute decodes 16 float32 or 32 16-bit values.
 __attribute__((target("avx512f,avx512bw")))
-static void blocks_avx512(const uint8_t* packed, const float* scales, int64_t n, int64_t bs, const float* code,
+static void blocks_avx512(const uint8_t* packed, const Scales& scales, int64_t n, int64_t bs, const float* code,
                           void* out, int kind) {  // kind 0: float32, 1: bfloat16, 2: float16
     const __m512 codev = _mm512_loadu_ps(code);
     const __m128i low4 = _mm_set1_epi8(0x0f);
     for (int64_t b = 0; b * bs < n; ++b) {
         int64_t start = b * bs, count = start + bs < n ? bs : n - start, full = count / 32 * 32;
         const uint8_t* p = packed + start / 2;
-        __m512 tab = _mm512_mul_ps(codev, _mm512_set1_ps(scales[b]));
+        __m512 tab = _mm512_mul_ps(codev, _mm512_set1_ps(scales(b)));
         if (kind == 0) {
             float* o = (float*)out + start;
             for (int64_t i = 0; i < full; i += 32) {
@@ -242,9 +252,12 @@ static void blocks_avx512(const uint8_t* packed, const float* scales, int64_t n,
 #endif
 
 // flags: 1 = SIMD allowed, 2 = `out` is a fresh large buffer (ask Linux for 2 MiB pages: 512x fewer page faults).
+// Block scales: `absmax`, or with double quantization (absmax NULL) dyn[q[b]] * absmax2[b / bs2] + offset.
 // Returns 0 on success, 1 for a dtype this build cannot write (the caller then uses torch).
-extern "C" int nf4_dequantize(const uint8_t* packed, const float* scales, int64_t n, int64_t bs, const float* code,
-                              void* out, int kind, int flags) {
+extern "C" int nf4_dequantize(const uint8_t* packed, const float* absmax, const uint8_t* q, const float* dyn,
+                              const float* absmax2, float offset, int64_t bs2, int64_t n, int64_t bs,
+                              const float* code, void* out, int kind, int flags) {
+    const Scales scales = {absmax, absmax ? nullptr : q, dyn, absmax2, offset, bs2};
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     uintptr_t huge = (uintptr_t)1 << 21, lo = ((uintptr_t)out + huge - 1) & ~(huge - 1);
     uintptr_t hi = ((uintptr_t)out + (uintptr_t)n * (kind == 0 ? 4 : 2)) & ~(huge - 1);
@@ -284,33 +297,44 @@ def load_nf4_kernel():
             path = cache_dir() / "kernels" / f"nf4-{key[:16]}.so"
             if not path.exists(): path.parent.mkdir(parents=True, exist_ok=True); _build_kernel(path)
             lib = ctypes.CDLL(str(path))
-            lib.nf4_dequantize.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64,
-                                           ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+            ptr, i64, i32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
+            lib.nf4_dequantize.argtypes = [ptr] * 5 + [ctypes.c_float, i64, i64, i64, ptr, ptr, i32, i32]
             _KERNEL = lib
         except Exception as e:
             print(f"ft_course.nf4: C++ kernel unavailable ({e}); dequantizing with torch instead", file=sys.stderr)
             _KERNEL = False
     return _KERNEL or None
 
-def dequantize_nf4_kernel(packed, absmax, n: int, blocksize: int, dtype=torch.float32, simd: bool = True):
-    "The C++ kernel on checked CPU inputs: a flat tensor of `n` values in `dtype`, or None where it cannot run."
+def dequantize_nf4_kernel(packed, absmax, n: int, blocksize: int, dtype=torch.float32, simd: bool = True, out=None,
+                          double=None):
+    "The kernel on checked CPU inputs (`double`: (q, absmax2, offset, blocksize2) instead of `absmax`), or None."
     lib = load_nf4_kernel()
     if lib is None or dtype not in _KINDS: return None
-    packed, absmax = packed.contiguous(), absmax.float().contiguous()
-    out = torch.empty(n, dtype=dtype)
-    flags = int(simd) | (2 if out.nbytes >= 4 << 20 else 0)
-    failed = lib.nf4_dequantize(packed.data_ptr(), absmax.data_ptr(), n, blocksize, NF4_CODE.data_ptr(),
+    packed = packed.contiguous()
+    if double is None: absmax, q, absmax2, offset, bs2 = absmax.float().contiguous(), None, None, 0.0, 1
+    else: absmax, (q, absmax2, offset, bs2) = None, double; q, absmax2 = q.contiguous(), absmax2.float().contiguous()
+    fresh = out is None
+    if fresh: out = torch.empty(n, dtype=dtype)
+    flags = int(simd) | (2 if fresh and out.nbytes >= 4 << 20 else 0)
+    dyn = None if double is None else DYNAMIC_CODE
+    ptrs = [None if t is None else t.data_ptr() for t in (absmax, q, dyn, absmax2)]
+    failed = lib.nf4_dequantize(packed.data_ptr(), *ptrs, float(offset), bs2, n, blocksize, NF4_CODE.data_ptr(),
                                 out.data_ptr(), _KINDS[dtype], flags)
     return None if failed else out
 
 # %% ../nbs/03_nf4.ipynb #9844c11e
-def dequantize_nf4(packed: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, dtype=torch.float32):
-    "Undo `quantize_nf4`: `NF4_CODE[index] * absmax[block]` in float32, cast to `dtype`, shaped `shape`."
+def dequantize_nf4(packed: torch.Tensor, absmax: torch.Tensor, shape, blocksize: int = 64, dtype=torch.float32,
+                   out: torch.Tensor | None = None):
+    "Undo `quantize_nf4`: `NF4_CODE[index] * absmax[block]` in float32, cast to `dtype`, shaped `shape` (into `out`)."
     n = _check_packed(packed, absmax, shape, blocksize)
-    if packed.device.type == "cpu" and absmax.device.type == "cpu" and dtype in _FLOATS:
-        out = dequantize_nf4_kernel(packed, absmax, n, blocksize, dtype)
-        if out is not None: return out.reshape(tuple(shape))
-    return _dequantize_torch(packed, absmax, n, shape, blocksize, dtype)
+    if out is not None and (out.dtype != dtype or out.numel() != n or not out.is_contiguous()):
+        raise ValueError(f"out must be a contiguous {dtype} tensor of {n} values; got {out.dtype} {tuple(out.shape)}")
+    if packed.device.type == "cpu" and absmax.device.type == "cpu" and dtype in _FLOATS and (
+            out is None or out.device.type == "cpu"):
+        res = dequantize_nf4_kernel(packed, absmax, n, blocksize, dtype, out=None if out is None else out.view(-1))
+        if res is not None: return res.view(tuple(shape))
+    res = _dequantize_torch(packed, absmax, n, shape, blocksize, dtype)
+    return res if out is None else out.copy_(res.view(out.shape)).view(tuple(shape))
 
 # %% ../nbs/03_nf4.ipynb #23b4c579
 INT4_CODE = torch.arange(-7, 8, dtype=torch.float32) / 7

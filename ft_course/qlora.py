@@ -7,12 +7,14 @@ __all__ = ['NF4Linear', 'QLoRALinear', 'quantize_model', 'apply_qlora', 'replace
            'merge_qlora']
 
 # %% ../nbs/04_qlora.ipynb #a83ec8b3
+import threading
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nf4 import (check_blocksize, check_finite, dequantize_nf4, double_dequantize, quantize_nf4,
-                           _double_quantize, _quantize_nf4)
+from .nf4 import (check_blocksize, check_finite, dequantize_nf4, dequantize_nf4_kernel, double_dequantize,
+                           quantize_nf4, _double_quantize, _quantize_nf4)
 from .lora import LoRALinear, apply_lora, lora_modules, _output_layer_names  # lm_head stays as it is
 
 # %% ../nbs/04_qlora.ipynb #af5417f7
@@ -21,16 +23,24 @@ class _NF4Matmul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, bias, layer):
         ctx.layer = layer
-        return F.linear(x, layer.dequantize(x.dtype), bias)
+        return F.linear(x, layer._matmul_weight(x.dtype), bias)
 
     @staticmethod
     def backward(ctx, grad_out):
-        grad_x = grad_out @ ctx.layer.dequantize(grad_out.dtype) if ctx.needs_input_grad[0] else None
+        grad_x = grad_out @ ctx.layer._matmul_weight(grad_out.dtype) if ctx.needs_input_grad[0] else None
         grad_bias = grad_out.reshape(-1, grad_out.shape[-1]).sum(0) if ctx.needs_input_grad[1] else None
         return grad_x, grad_bias, None
 
 # %% ../nbs/04_qlora.ipynb #e6360753
 _FLOATS = (torch.float32, torch.bfloat16, torch.float16)
+
+_SCRATCH = threading.local()
+
+def _scratch(n: int, dtype) -> torch.Tensor:
+    "A CPU buffer of `n` values per size, dtype and thread, reused: fresh memory costs a page fault every 4 KiB."
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    if (n, dtype) not in bufs: bufs[n, dtype] = torch.empty(n, dtype=dtype)
+    return bufs[n, dtype]
 
 def _check_nf4_args(blocksize, compute_dtype):
     check_blocksize(blocksize)
@@ -68,10 +78,19 @@ class NF4Linear(nn.Module):
         if self.double_quant: return double_dequantize(self.absmax_q, self.absmax2, self.absmax_offset)
         return self.absmax
 
-    def dequantize(self, dtype=None) -> torch.Tensor:
-        "The weight as an `out × in` tensor in `dtype` (default: the original weight's dtype)."
-        return dequantize_nf4(self.weight_packed, self.block_scales(), (self.out_features, self.in_features),
-                              self.blocksize, dtype=dtype or self.weight_dtype)
+    def dequantize(self, dtype=None, out=None) -> torch.Tensor:
+        "The weight as an `out × in` tensor in `dtype` (default: the original weight's dtype), written into `out`."
+        dtype, shape = dtype or self.weight_dtype, (self.out_features, self.in_features)
+        if self.double_quant and self.weight_packed.device.type == "cpu":  # the kernel decodes the 8-bit scales too
+            w = dequantize_nf4_kernel(self.weight_packed, None, shape[0] * shape[1], self.blocksize, dtype, out=out,
+                                      double=(self.absmax_q, self.absmax2, self.absmax_offset, 256))
+            if w is not None: return w.view(shape)
+        return dequantize_nf4(self.weight_packed, self.block_scales(), shape, self.blocksize, dtype, out=out)
+
+    def _matmul_weight(self, dtype) -> torch.Tensor:
+        "The weight dequantized into a reused buffer: valid until the next call, so only for an immediate matmul."
+        if self.weight_packed.device.type != "cpu": return self.dequantize(dtype)
+        return self.dequantize(dtype, out=_scratch(self.out_features * self.in_features, dtype))
 
     def forward(self, x):
         if torch.is_autocast_enabled(x.device.type):  # as nn.Linear under autocast: compute and return its dtype
