@@ -40,7 +40,7 @@ print(json.dumps(out))
 def run(noise: int) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     res = subprocess.run([sys.executable, "-c", SCRIPT, str(noise)], capture_output=True, text=True, env=env,
-                         cwd=ROOT, timeout=300)
+                         cwd=ROOT, timeout=1200)
     assert res.returncode == 0, res.stderr[-2000:]
     return json.loads(res.stdout.strip().splitlines()[-1])
 
