@@ -7,7 +7,7 @@ __all__ = ['ADDRESS_LABELS', 'address_label', 'make_address_task', 'write_addres
            'last_token_index', 'pool_last', 'CausalLMClassifier', 'to_hf_classifier', 'encode_rows', 'collate_classes',
            'classification_loss', 'predict_logits', 'confusion_matrix', 'accuracy', 'macro_f1', 'plot_confusion']
 
-# %% ../nbs/11_classify.ipynb #82a15f4e
+# %% ../nbs/11_classify.ipynb #357c291f
 import copy
 import json
 from collections import Counter
@@ -20,7 +20,7 @@ from torch import nn
 from .models import atomic_write
 from .tasks import DATA_DIR, SPLITS, load_task
 
-# %% ../nbs/11_classify.ipynb #3975a202
+# %% ../nbs/11_classify.ipynb #683c9afc
 ADDRESS_LABELS = ("anh", "chị", "ông", "bà", "Tiến sĩ", "quý anh chị")
 
 def _message(row, role: str) -> str:
@@ -32,7 +32,8 @@ def _message(row, role: str) -> str:
 def address_label(row) -> str:
     "The form of address of a greetings row, read from its reference answer `Kính gửi <title> ...,`."
     first = _message(row, "assistant").split("\n", 1)[0]
-    if not first.startswith("Kính gửi "): raise ValueError(f"the answer does not start with 'Kính gửi ': {first!r}")
+    if not first.startswith("Kính gửi "):
+        raise ValueError(f"the answer does not start with 'Kính gửi ': {first!r}")
     title = first.removeprefix("Kính gửi ").rstrip(",")
     for label in sorted(ADDRESS_LABELS, key=len, reverse=True):   # "quý anh chị" before "anh"
         if title == label or title.startswith(label + " "): return label
@@ -43,7 +44,7 @@ def make_address_task() -> dict:
     return {s: [{"text": _message(r, "user"), "label": address_label(r)} for r in load_task("greetings", s)]
             for s in SPLITS}
 
-# %% ../nbs/11_classify.ipynb #a70abb6d
+# %% ../nbs/11_classify.ipynb #048364f4
 def write_address_data(root=None) -> list:
     "Write `address/{train,val,test}.jsonl` under `root` (default: the repository's `data/`); returns the paths."
     root = Path(root) if root is not None else DATA_DIR
@@ -58,11 +59,12 @@ def load_address(split: str = "train", root=None) -> list:
     if split not in SPLITS: raise ValueError(f"Unknown split {split!r}; expected one of {SPLITS}")
     path = (Path(root) if root is not None else DATA_DIR) / "address" / f"{split}.jsonl"
     if not path.exists():
-        if root is not None: raise FileNotFoundError(f"{path} does not exist; write it with write_address_data({str(root)!r})")
+        if root is not None:
+            raise FileNotFoundError(f"{path} does not exist; write it with write_address_data({str(root)!r})")
         return make_address_task()[split]
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
-# %% ../nbs/11_classify.ipynb #57649d9d
+# %% ../nbs/11_classify.ipynb #a902fe63
 def label_counts_table(task: dict = None) -> str:
     "A markdown table of label counts per split (the data card's)."
     task = task or {s: load_address(s) for s in SPLITS}
@@ -72,7 +74,7 @@ def label_counts_table(task: dict = None) -> str:
     lines.append("| total | " + " | ".join(str(len(rows)) for rows in task.values()) + " |")
     return "\n".join(lines)
 
-# %% ../nbs/11_classify.ipynb #70af3f7e
+# %% ../nbs/11_classify.ipynb #243a0fe6
 def last_token_index(input_ids, attention_mask=None, pad_token_id=None) -> torch.Tensor:
     "Position of each row's last real token: from `attention_mask` if given, else the rightmost non-pad token."
     if attention_mask is not None: real = attention_mask.bool()
@@ -89,14 +91,16 @@ def pool_last(hidden, index) -> torch.Tensor:
     "Rows of `hidden` (B, T, H) at positions `index` (B,): shape (B, H)."
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), index]
 
-# %% ../nbs/11_classify.ipynb #d95642de
+# %% ../nbs/11_classify.ipynb #390d6271
 class CausalLMClassifier(nn.Module):
-    "A causal LM's body (`model`) with a bias-free `score` head on the last real token, like `LlamaForSequenceClassification`."
+    "A causal LM's body (`model`) with a bias-free `score` head on the last real token, named as transformers does."
     def __init__(self, causal_lm, num_labels: int, pad_token_id=None, seed: int = 0):
         super().__init__()
-        if not isinstance(num_labels, int) or num_labels < 2: raise ValueError(f"num_labels must be an integer >= 2; got {num_labels!r}")
+        if not isinstance(num_labels, int) or num_labels < 2:
+            raise ValueError(f"num_labels must be an integer >= 2; got {num_labels!r}")
         if not hasattr(causal_lm, "model") or not hasattr(causal_lm, "config"):
-            raise TypeError(f"causal_lm must be a transformers causal LM with a `.model` body; got {type(causal_lm).__name__}")
+            raise TypeError(f"causal_lm must be a transformers causal LM with a `.model` body; "
+                            f"got {type(causal_lm).__name__}")
         self.model, self.num_labels = causal_lm.model, num_labels
         self.pad_token_id = pad_token_id if pad_token_id is not None else causal_lm.config.pad_token_id
         hidden, std = causal_lm.config.hidden_size, getattr(causal_lm.config, "initializer_range", 0.02)
@@ -104,12 +108,14 @@ class CausalLMClassifier(nn.Module):
         self.score = nn.Linear(hidden, num_labels, bias=False, dtype=causal_lm.dtype)
         with torch.no_grad(): self.score.weight.copy_(w)
 
+    def get_input_embeddings(self): return self.model.get_input_embeddings()
+
     def forward(self, input_ids, attention_mask=None, **kwargs) -> torch.Tensor:
         hidden = self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         return self.score(pool_last(hidden, last_token_index(input_ids, attention_mask, self.pad_token_id)))
 
 def to_hf_classifier(causal_lm, labels):
-    "A transformers `AutoModelForSequenceClassification` with a copy of `causal_lm`'s body and a fresh head for `labels`."
+    "A transformers `AutoModelForSequenceClassification`: a copy of `causal_lm`'s body, a fresh head for `labels`."
     from transformers import AutoModelForSequenceClassification
     cfg = copy.deepcopy(causal_lm.config)
     cfg.id2label, cfg.label2id = dict(enumerate(labels)), {l: i for i, l in enumerate(labels)}
@@ -118,20 +124,22 @@ def to_hf_classifier(causal_lm, labels):
     model.model.load_state_dict(causal_lm.model.state_dict())
     return model.to(causal_lm.dtype)
 
-# %% ../nbs/11_classify.ipynb #b962c11b
+# %% ../nbs/11_classify.ipynb #fe27df95
 def encode_rows(rows, tokenizer, labels=ADDRESS_LABELS, max_length: int = 64) -> list:
     "Tokenize `{'text', 'label'}` rows into unpadded `{'input_ids', 'attention_mask', 'labels'}` (label ids)."
     index = {l: i for i, l in enumerate(labels)}
     out = []
     for i, r in enumerate(rows):
-        if r.get("label") not in index: raise ValueError(f"row {i}: label {r.get('label')!r} is not one of {tuple(labels)}")
+        if r.get("label") not in index:
+            raise ValueError(f"row {i}: label {r.get('label')!r} is not one of {tuple(labels)}")
         ids = tokenizer(r["text"], truncation=True, max_length=max_length)["input_ids"]
         out.append({"input_ids": ids, "attention_mask": [1] * len(ids), "labels": index[r["label"]]})
     return out
 
 def collate_classes(items, pad_token_id: int, padding_side: str = "right") -> dict:
     "Pad encoded rows into one batch of tensors, on the `padding_side` ('right' or 'left')."
-    if padding_side not in ("right", "left"): raise ValueError(f"padding_side must be 'right' or 'left'; got {padding_side!r}")
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"padding_side must be 'right' or 'left'; got {padding_side!r}")
     if not items: raise ValueError("collate_classes got an empty batch")
     width = max(len(it["input_ids"]) for it in items)
     ids = torch.full((len(items), width), pad_token_id, dtype=torch.long)
@@ -157,7 +165,7 @@ def predict_logits(model, items, pad_token_id: int, batch_size: int = 32, paddin
                           padding_side).items() if k != "labels"})).float() for i in range(0, len(items), batch_size)])
     finally: model.train(was_training)
 
-# %% ../nbs/11_classify.ipynb #8d509c51
+# %% ../nbs/11_classify.ipynb #03c1b2bf
 def _as_labels(y, name: str) -> torch.Tensor:
     t = torch.as_tensor(y)
     if t.numel() == 0: t = t.long()   # [] is a float tensor to torch
@@ -170,13 +178,15 @@ def confusion_matrix(y_true, y_pred, num_labels: int) -> torch.Tensor:
     t, p = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
     if t.shape != p.shape: raise ValueError(f"y_true has {len(t)} labels, y_pred {len(p)}")
     if len(t) and (min(t.min(), p.min()) < 0 or max(t.max(), p.max()) >= num_labels):
-        raise ValueError(f"label ids must be in [0, {num_labels}); got {min(t.min(), p.min()).item()}..{max(t.max(), p.max()).item()}")
+        lo, hi = min(t.min(), p.min()).item(), max(t.max(), p.max()).item()
+        raise ValueError(f"label ids must be in [0, {num_labels}); got {lo}..{hi}")
     return torch.bincount(t * num_labels + p, minlength=num_labels * num_labels).reshape(num_labels, num_labels)
 
 def accuracy(y_true, y_pred) -> float:
     "Share of predictions equal to the truth."
     t, p = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
-    if t.shape != p.shape or not len(t): raise ValueError(f"need two non-empty label lists of equal length; got {len(t)} and {len(p)}")
+    if t.shape != p.shape or not len(t):
+        raise ValueError(f"need two non-empty label lists of equal length; got {len(t)} and {len(p)}")
     return (t == p).double().mean().item()
 
 def macro_f1(y_true, y_pred, num_labels: int) -> float:
@@ -196,5 +206,6 @@ def plot_confusion(cm, labels, ax=None, title: str = None):
     ax.set_xticklabels(labels, rotation=45, ha="right"); ax.set_yticklabels(labels)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, int(cm[i][j]), ha="center", va="center", color="white" if cm[i][j] > cm.max() / 2 else "black")
+            dark = cm[i][j] > cm.max() / 2
+            ax.text(j, i, int(cm[i][j]), ha="center", va="center", color="white" if dark else "black")
     return ax
