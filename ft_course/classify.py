@@ -7,7 +7,7 @@ __all__ = ['ADDRESS_LABELS', 'address_label', 'make_address_task', 'write_addres
            'last_token_index', 'pool_last', 'CausalLMClassifier', 'to_hf_classifier', 'encode_rows', 'collate_classes',
            'classification_loss', 'predict_logits', 'confusion_matrix', 'accuracy', 'macro_f1', 'plot_confusion']
 
-# %% ../nbs/11_classify.ipynb #2cd36deb
+# %% ../nbs/11_classify.ipynb #8a9cefeb
 import copy
 import json
 from collections import Counter
@@ -20,7 +20,7 @@ from torch import nn
 from .models import atomic_write
 from .tasks import DATA_DIR, SPLITS, load_task
 
-# %% ../nbs/11_classify.ipynb #9ea2394d
+# %% ../nbs/11_classify.ipynb #4dedb0b7
 ADDRESS_LABELS = ("anh", "chị", "ông", "bà", "Tiến sĩ", "quý anh chị")
 
 def _message(row, role: str) -> str:
@@ -44,7 +44,7 @@ def make_address_task() -> dict:
     return {s: [{"text": _message(r, "user"), "label": address_label(r)} for r in load_task("greetings", s)]
             for s in SPLITS}
 
-# %% ../nbs/11_classify.ipynb #37d5bbaa
+# %% ../nbs/11_classify.ipynb #488d6f9b
 def write_address_data(root=None) -> list:
     "Write `address/{train,val,test}.jsonl` under `root` (default: the repository's `data/`); returns the paths."
     root = Path(root) if root is not None else DATA_DIR
@@ -64,7 +64,7 @@ def load_address(split: str = "train", root=None) -> list:
         return make_address_task()[split]
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
-# %% ../nbs/11_classify.ipynb #b61ea0ad
+# %% ../nbs/11_classify.ipynb #567c8be4
 def label_counts_table(task: dict = None) -> str:
     "A markdown table of label counts per split (the data card's)."
     task = task or {s: load_address(s) for s in SPLITS}
@@ -74,7 +74,7 @@ def label_counts_table(task: dict = None) -> str:
     lines.append("| total | " + " | ".join(str(len(rows)) for rows in task.values()) + " |")
     return "\n".join(lines)
 
-# %% ../nbs/11_classify.ipynb #246ac05f
+# %% ../nbs/11_classify.ipynb #ab26f55f
 def last_token_index(input_ids, attention_mask=None, pad_token_id=None) -> torch.Tensor:
     "Position of each row's last real token: from `attention_mask` if given, else the rightmost non-pad token."
     if attention_mask is not None: real = attention_mask.bool()
@@ -91,7 +91,7 @@ def pool_last(hidden, index) -> torch.Tensor:
     "Rows of `hidden` (B, T, H) at positions `index` (B,): shape (B, H)."
     return hidden[torch.arange(hidden.shape[0], device=hidden.device), index]
 
-# %% ../nbs/11_classify.ipynb #19648905
+# %% ../nbs/11_classify.ipynb #e17086ec
 class CausalLMClassifier(nn.Module):
     "A causal LM's body (`model`) with a bias-free `score` head on the last real token, named as transformers does."
     def __init__(self, causal_lm, num_labels: int, pad_token_id=None, seed: int = 0):
@@ -124,7 +124,7 @@ def to_hf_classifier(causal_lm, labels):
     model.model.load_state_dict(causal_lm.model.state_dict())
     return model.to(causal_lm.dtype)
 
-# %% ../nbs/11_classify.ipynb #9dc231aa
+# %% ../nbs/11_classify.ipynb #58280209
 def encode_rows(rows, tokenizer, labels=ADDRESS_LABELS, max_length: int = 64) -> list:
     "Tokenize `{'text', 'label'}` rows into unpadded `{'input_ids', 'attention_mask', 'labels'}` (label ids)."
     index = {l: i for i, l in enumerate(labels)}
@@ -165,7 +165,7 @@ def predict_logits(model, items, pad_token_id: int, batch_size: int = 32, paddin
                           padding_side).items() if k != "labels"})).float() for i in range(0, len(items), batch_size)])
     finally: model.train(was_training)
 
-# %% ../nbs/11_classify.ipynb #2c6ad941
+# %% ../nbs/11_classify.ipynb #a3d0625a
 def _as_labels(y, name: str) -> torch.Tensor:
     t = torch.as_tensor(y)
     if t.numel() == 0: t = t.long()   # [] is a float tensor to torch
