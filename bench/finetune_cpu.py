@@ -32,11 +32,12 @@ def batches_and_eval(steps, batch_size, seed, no_system):
     from ft_course.models import load_smollm2_tokenizer
     from ft_course.tasks import load_task
     tok = load_smollm2_tokenizer()
-    strip = (lambda ex: {"messages": [m for m in ex["messages"] if m["role"] != "system"]}) if no_system else (lambda ex: ex)
+    def strip(ex): return {"messages": [m for m in ex["messages"] if m["role"] != "system" or not no_system]}
     rows, _ = tokenize_chats([strip(e) for e in load_task("extraction", "train")], tok, max_length=256)
     val, _ = tokenize_chats([strip(e) for e in load_task("extraction", "val")[:32]], tok, max_length=256)
     batches = length_grouped_batches(rows, batch_size, tok.pad_token_id, seed=seed)
-    while len(batches) < steps: batches += length_grouped_batches(rows, batch_size, tok.pad_token_id, seed=seed + len(batches))
+    while len(batches) < steps:     # another epoch, another shuffle
+        batches += length_grouped_batches(rows, batch_size, tok.pad_token_id, seed=seed + len(batches))
     batches = batches[:steps]
     ordered_rows = [{k: b[k][i][:int(b["attention_mask"][i].sum())].tolist() for k in b} for b in batches
                     for i in range(len(b["input_ids"]))]
@@ -75,8 +76,9 @@ def worker(side, steps, batch_size, seed, no_system):
         class SameOrder(Trainer):       # the only change to the recipe: our batch order instead of a reshuffle
             def _get_train_sampler(self, *a, **kw): return torch.utils.data.SequentialSampler(self.train_dataset)
 
-        args = TrainingArguments(output_dir=os.path.join("/tmp", f"ft_bench_{os.getpid()}"), per_device_train_batch_size=batch_size,
-                                 learning_rate=1e-3, max_steps=steps, warmup_steps=warmup, lr_scheduler_type="cosine",
+        args = TrainingArguments(output_dir=os.path.join("/tmp", f"ft_bench_{os.getpid()}"),
+                                 per_device_train_batch_size=batch_size, learning_rate=1e-3, max_steps=steps,
+                                 warmup_steps=warmup, lr_scheduler_type="cosine",
                                  weight_decay=0.0, max_grad_norm=1.0, logging_steps=1, save_strategy="no",
                                  report_to=[], use_cpu=True, seed=seed, dataloader_num_workers=0, disable_tqdm=True)
         trainer = SameOrder(model=model, args=args, train_dataset=ordered_rows,
@@ -109,8 +111,8 @@ def main():
           f"{a.steps} steps, lr 1e-3, 2 threads{', no system prompt' if a.no_system else ''}")
     for r in range(a.repeats):
         for side in ("ours", "trainer"):
-            cmd = [sys.executable, __file__, "--worker", side, "--steps", str(a.steps), "--batch-size", str(a.batch_size),
-                   "--seed", str(a.seed)] + (["--no-system"] if a.no_system else [])
+            cmd = [sys.executable, __file__, "--worker", side, "--steps", str(a.steps),
+                   "--batch-size", str(a.batch_size), "--seed", str(a.seed)] + (["--no-system"] if a.no_system else [])
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if out.returncode != 0: sys.exit(f"{side} run failed:\n{out.stderr[-3000:]}")
             res = json.loads(out.stdout.strip().splitlines()[-1])

@@ -113,8 +113,7 @@ def test_loss_fn_with_its_own_count():
     data = batches(1)
     a, b = tiny_llama(), tiny_llama()
     ha = train(a, data, steps=1, lr=1e-2, bf16=False, loss_fn=per_row, progress=False)
-    opt = torch.optim.AdamW(b.parameters(), lr=1e-2, weight_decay=0.0)
     s, n = per_row(b, data[0]); (s / n).backward()
-    torch.nn.utils.clip_grad_norm_(b.parameters(), 1.0); opt.step()
+    ref_norm = torch.nn.utils.clip_grad_norm_(b.parameters(), 1.0).item()   # pre-clip norm: the gradient itself
     assert abs(ha.train_loss[0] - (s / n).item()) < 1e-6
-    for p, q in zip(a.parameters(), b.parameters()): assert torch.allclose(p, q, atol=1e-6)
+    assert abs(ha.rows[0]["grad_norm"] - ref_norm) < 1e-5 * ref_norm
