@@ -189,7 +189,8 @@ def restore_frozen(model, originals: dict):
 # %% ../nbs/06_train.ipynb #49f46bdb
 def length_grouped_batches(rows, batch_size, pad_id, seed=0, shuffle=True, bucket_batches=64) -> list[dict]:
     "Collated batches of rows of similar length: rows shuffled, sorted within buckets, batch order shuffled."
-    if not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
     if not rows: raise ValueError("length_grouped_batches got no rows")
     rng, order = random.Random(seed), list(range(len(rows)))
     if shuffle: rng.shuffle(order)
@@ -614,9 +615,9 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
                                          "inf/nan, lower lr, keep max_grad_norm on, or use bf16 rather than fp16")
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm if max_grad_norm else float("inf"))
             if not torch.isfinite(grad_norm):
-                raise FloatingPointError(f"the gradient norm is {float(grad_norm)} at step {step + 1} (lr {lr_now:.3g}, "
-                                         f"loss {loss:.4g}); the weights were not updated: lower lr, or use bf16 "
-                                         "rather than fp16")
+                raise FloatingPointError(f"the gradient norm is {float(grad_norm)} at step {step + 1} "
+                                         f"(lr {lr_now:.3g}, loss {loss:.4g}); the weights were not updated: "
+                                         "lower lr, or use bf16 rather than fp16")
             optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
             step += 1
             row = dict(step=step, epoch=epoch, loss=loss, lr=lr_now, grad_norm=float(grad_norm), tokens=n_tok,
