@@ -4,9 +4,10 @@
 
 # %% auto #0
 __all__ = ['LORA_ALL', 'cosine_warmup', 'CosineWarmup', 'cosine_warmup_scheduler', 'param_groups', 'token_loss',
-           'CheckpointError', 'model_fingerprint', 'list_checkpoints', 'save_checkpoint', 'load_checkpoint',
-           'get_rng_state', 'set_rng_state', 'seed_everything', 'History', 'checkpointing_active', 'evaluate_loss',
-           'read_log', 'train', 'estimate_memory', 'track_memory', 'storage_bytes']
+           'supervised_loss', 'cpu_bf16_probe', 'cpu_bf16_is_fast', 'freeze_to_bf16', 'restore_frozen',
+           'length_grouped_batches', 'CheckpointError', 'model_fingerprint', 'list_checkpoints', 'save_checkpoint',
+           'load_checkpoint', 'get_rng_state', 'set_rng_state', 'seed_everything', 'History', 'checkpointing_active',
+           'evaluate_loss', 'read_log', 'train', 'estimate_memory', 'track_memory', 'storage_bytes']
 
 # %% ../nbs/06_train.ipynb #ec7b159f
 import csv
@@ -99,8 +100,114 @@ def token_loss(logits, labels):
     loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100, reduction="sum")
     return loss, int((shifted != -100).sum())
 
-# %% ../nbs/06_train.ipynb #45d9b3e8
-from .fastpath import cpu_bf16_is_fast, cpu_bf16_probe, freeze_to_bf16, restore_frozen, supervised_loss
+# %% ../nbs/06_train.ipynb #c4822f7d
+import platform
+
+from .data import collate
+from .models import cache_dir
+
+# %% ../nbs/06_train.ipynb #a56fcd6b
+def _body_and_head(model):
+    "A causal LM's transformer body and output layer (`model.model`, `model.lm_head`), or `(None, None)`."
+    body, head = getattr(model, "model", None), getattr(model, "lm_head", None)
+    if isinstance(body, nn.Module) and isinstance(head, nn.Module) and not hasattr(body, "lm_head"): return body, head
+    return None, None
+
+def supervised_loss(model, batch):
+    "Summed next-token cross-entropy with the output layer applied only at supervised positions: `(loss_sum, n)`."
+    target = F.pad(batch["labels"][:, 1:], (0, 1), value=-100)     # position t predicts token t+1
+    keep = target != -100
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    body, head = _body_and_head(model)
+    if body is not None:
+        if getattr(getattr(body, "config", None), "use_cache", None) is not None: inputs.setdefault("use_cache", False)
+        logits = head(body(**inputs)[0][keep])
+    else:
+        out = model(**inputs)
+        logits = (out.logits if hasattr(out, "logits") else out[0] if isinstance(out, (tuple, list)) else out)[keep]
+    return F.cross_entropy(logits.float(), target[keep], reduction="sum"), int(keep.sum())
+
+# %% ../nbs/06_train.ipynb #63b646cd
+_PROBE_FILE, _probe_memo = "cpu_bf16.json", {}
+
+def _cpu_key() -> str:
+    "CPU model name, its bfloat16 instruction-set flags and the torch version: what decides bf16 speed."
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"): name = line.split(":", 1)[1].strip()
+                if line.startswith("flags"): flags = set(line.split(":", 1)[1].split())
+    except OSError: pass
+    bf = sorted(flags & {"avx512_bf16", "amx_bf16", "avx512f", "avx2"})
+    return f"{name} [{' '.join(bf)}] torch {torch.__version__}"
+
+def _time_matmul(dtype, reps=5) -> float:
+    "Best-of-`reps` seconds of a (1024 × 576) @ (576 × 1536) matmul, SmolLM2's MLP shape."
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1024, 576, generator=g).to(dtype), torch.randn(576, 1536, generator=g).to(dtype)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter(); a @ b; best = min(best, time.perf_counter() - t)
+    return best
+
+def cpu_bf16_probe(refresh=False) -> dict:
+    "Measured float32 and bfloat16 matmul times on this CPU (cached per CPU model): `{cpu, fp32_ms, bf16_ms, speedup}`."
+    key = _cpu_key()
+    if key in _probe_memo and not refresh: return _probe_memo[key]
+    try: path = cache_dir() / _PROBE_FILE
+    except Exception: path = None                # no writable cache: measure, don't store
+    cached = {}
+    if path is not None and path.exists():
+        try: cached = json.loads(path.read_text())
+        except ValueError: cached = {}
+    if key not in cached or refresh:
+        _time_matmul(torch.float32, 1); _time_matmul(torch.bfloat16, 1)    # warm up both kernels
+        fp32, bf16 = min(_time_matmul(torch.float32), _time_matmul(torch.float32)), _time_matmul(torch.bfloat16)
+        bf16 = min(bf16, _time_matmul(torch.bfloat16))
+        cached[key] = {"cpu": key, "fp32_ms": round(fp32 * 1e3, 3), "bf16_ms": round(bf16 * 1e3, 3),
+                       "speedup": round(fp32 / bf16, 3)}
+        if path is not None:
+            try: atomic_write(path, json.dumps(cached, indent=1))
+            except OSError: pass
+    _probe_memo[key] = cached[key]
+    return cached[key]
+
+def cpu_bf16_is_fast(refresh=False, min_speedup=1.2) -> bool:
+    "True when this CPU runs bfloat16 matmuls at least `min_speedup` times faster than float32 (measured once, cached)."
+    return cpu_bf16_probe(refresh)["speedup"] >= min_speedup
+
+# %% ../nbs/06_train.ipynb #56edd29d
+def freeze_to_bf16(model) -> dict:
+    "Store every frozen floating-point parameter of `model` in bfloat16, in place; returns the originals by name."
+    originals = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad or not p.is_floating_point() or p.dtype == torch.bfloat16: continue
+        originals[name] = p.data
+        p.data = p.data.to(torch.bfloat16)
+    return originals
+
+def restore_frozen(model, originals: dict):
+    "Put back, bit for bit, the parameters `freeze_to_bf16` replaced."
+    params = dict(model.named_parameters())
+    for name, t in originals.items(): params[name].data = t
+    return model
+
+# %% ../nbs/06_train.ipynb #49f46bdb
+def length_grouped_batches(rows, batch_size, pad_id, seed=0, shuffle=True, bucket_batches=64) -> list[dict]:
+    "Collated batches of rows of similar length: rows shuffled, sorted within buckets, batch order shuffled."
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    if not rows: raise ValueError("length_grouped_batches got no rows")
+    rng, order = random.Random(seed), list(range(len(rows)))
+    if shuffle: rng.shuffle(order)
+    span = batch_size * bucket_batches if shuffle else len(order)
+    groups = []
+    for i in range(0, len(order), span):
+        chunk = sorted(order[i:i + span], key=lambda j: -len(rows[j]["input_ids"]))   # longest first, stable
+        groups += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+    if shuffle: rng.shuffle(groups)
+    return [collate([rows[j] for j in g], pad_id=pad_id) for g in groups]
 
 # %% ../nbs/06_train.ipynb #9afe1f65
 class CheckpointError(RuntimeError):
@@ -525,6 +632,9 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
             batches = [(i, _to(b, device)) for i, b in batches]
             for i, b in batches: _check_ids(b, vocab, i)
             lr_now = scheduler.get_last_lr()[0]
+            # the mean is over the label tokens of the whole accumulated batch, counted before any forward pass;
+            # a loss_fn that counts otherwise (e.g. one label per row) is corrected after the backward passes
+            expected = max(1, sum(int((b["labels"][..., 1:] != -100).sum()) for _, b in batches))
             loss_sum, n_tok = torch.zeros((), device=device), 0
             for i, b in batches:
                 with _autocast(device, use_bf16):
@@ -532,10 +642,11 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
                 if n == 0:
                     raise ValueError(f"batch {i} (epoch {epoch}) has no supervised tokens: every label is -100, so it "
                                      "cannot teach anything; drop it (a prompt longer than max_length does this)")
-                s.backward()           # summed loss; divided by the tokens of the whole accumulated batch below
+                (s / expected).backward()
                 loss_sum += s.detach(); n_tok += n
-            for p in trainable:
-                if p.grad is not None: p.grad.div_(n_tok)
+            if n_tok != expected:
+                for p in trainable:
+                    if p.grad is not None: p.grad.mul_(expected / n_tok)
             loss = loss_sum.item() / n_tok
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the training loss is {loss} at step {step + 1} (lr {lr_now:.3g}); the "
@@ -543,9 +654,9 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
                                          "inf/nan, lower lr, keep max_grad_norm on, or use bf16 rather than fp16")
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm if max_grad_norm else float("inf"))
             if not torch.isfinite(grad_norm):
-                raise FloatingPointError(f"the gradient norm is {float(grad_norm)} at step {step + 1} (lr {lr_now:.3g}, "
-                                         f"loss {loss:.4g}); the weights were not updated: lower lr, or use bf16 "
-                                         "rather than fp16")
+                raise FloatingPointError(f"the gradient norm is {float(grad_norm)} at step {step + 1} "
+                                         f"(lr {lr_now:.3g}, loss {loss:.4g}); the weights were not updated: "
+                                         "lower lr, or use bf16 rather than fp16")
             optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
             step += 1
             row = dict(step=step, epoch=epoch, loss=loss, lr=lr_now, grad_norm=float(grad_norm), tokens=n_tok,
