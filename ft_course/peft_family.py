@@ -7,6 +7,8 @@ __all__ = ['PromptTuning', 'PrefixTuning', 'IA3Linear', 'apply_ia3', 'DoRALinear
            'apply_bottleneck', 'adapter_parts', 'load_adapter_parts']
 
 # %% ../nbs/10_peft_family.ipynb #772a3487
+import inspect
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,6 +29,10 @@ def _arch(model) -> dict:
 def _check_tokens(num_virtual_tokens):
     if isinstance(num_virtual_tokens, bool) or not isinstance(num_virtual_tokens, int) or num_virtual_tokens < 1:
         raise ValueError(f"num_virtual_tokens must be a positive integer; got {num_virtual_tokens!r}")
+
+def _cache_kw(model) -> str:
+    "The forward argument that takes a key/value cache: `cache` in recent transformers, `past_key_values` before."
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 def _extend_mask(attention_mask, n):
     "The attention mask with `n` ones in front (virtual tokens are always attended to)."
@@ -56,7 +62,8 @@ class PromptTuning(nn.Module):
         "The model's output with logits for the real tokens only, aligned with `input_ids`."
         x = self.model.get_input_embeddings()(input_ids)
         x = torch.cat([self.prompt.to(x.dtype).expand(x.shape[0], -1, -1), x], dim=1)
-        out = self.model(inputs_embeds=x, attention_mask=_extend_mask(attention_mask, self.num_virtual_tokens), **kwargs)
+        mask = _extend_mask(attention_mask, self.num_virtual_tokens)
+        out = self.model(inputs_embeds=x, attention_mask=mask, **kwargs)
         out.logits = out.logits[:, self.num_virtual_tokens:]
         return out
 
@@ -75,7 +82,8 @@ class PrefixTuning(nn.Module):
         self.embedding = nn.Parameter(torch.randn(num_virtual_tokens, width, generator=generator).to(dev))  # as peft
         if self.prefix_projection:   # Li & Liang's reparameterisation: an MLP from a small embedding to the prefix
             hidden = encoder_hidden_size or kv
-            self.transform = nn.Sequential(nn.Linear(kv, hidden), nn.Tanh(), nn.Linear(hidden, a["layers"] * 2 * kv)).to(dev)
+            out = a["layers"] * 2 * kv
+            self.transform = nn.Sequential(nn.Linear(kv, hidden), nn.Tanh(), nn.Linear(hidden, out)).to(dev)
 
     @property
     def config(self): return self.model.config
@@ -98,7 +106,7 @@ class PrefixTuning(nn.Module):
         "The model's output for `input_ids`, each layer attending to the prefix first (logits align with `input_ids`)."
         cache = self.cache(input_ids.shape[0], self.model.get_input_embeddings().weight.dtype)
         mask = _extend_mask(attention_mask, self.num_virtual_tokens)
-        return self.model(input_ids=input_ids, attention_mask=mask, past_key_values=cache, **kwargs)
+        return self.model(input_ids=input_ids, attention_mask=mask, **{_cache_kw(self.model): cache}, **kwargs)
 
 # %% ../nbs/10_peft_family.ipynb #794dc82e
 class IA3Linear(nn.Module):
@@ -129,7 +137,8 @@ def apply_ia3(model, target_modules=("k_proj", "v_proj", "down_proj"), feedforwa
     names = find_lora_targets(model, target_modules)
     ff = set(find_lora_targets(model, feedforward_modules)) if feedforward_modules else set()
     if not ff <= set(names):
-        raise ValueError(f"feedforward_modules {sorted(ff - set(names))[:3]} must also be in target_modules (peft's rule)")
+        extra = sorted(ff - set(names))[:3]
+        raise ValueError(f"feedforward_modules {extra} must also be in target_modules (peft's rule)")
     return _replace(model, names, lambda n, m: IA3Linear(m, feedforward=n in ff))
 
 # %% ../nbs/10_peft_family.ipynb #d6265c6b
@@ -193,7 +202,8 @@ class BottleneckAdapter(nn.Module):
             raise ValueError(f"bottleneck must be a positive integer; got {bottleneck!r}")
         self.base_layer = base.requires_grad_(False)
         dev = next(base.parameters()).device
-        self.down, self.act, self.up = nn.Linear(dim, bottleneck, device=dev), _ACTS[act](), nn.Linear(bottleneck, dim, device=dev)
+        self.down, self.act = nn.Linear(dim, bottleneck, device=dev), _ACTS[act]()
+        self.up = nn.Linear(bottleneck, dim, device=dev)
         nn.init.zeros_(self.up.weight); nn.init.zeros_(self.up.bias)   # zero up-projection: exactly the identity
 
     def forward(self, x):
@@ -219,7 +229,8 @@ def _base_config(model, peft_type) -> dict:
 def _short_targets(model, names) -> list:
     "Leaf names (`k_proj`) when they select exactly `names` in `model`, else the full module names."
     leafs = sorted({n.rsplit(".", 1)[-1] for n in names})
-    return leafs if {n for n, _ in model.named_modules() if n.rsplit(".", 1)[-1] in leafs} == set(names) else sorted(names)
+    selected = {n for n, _ in model.named_modules() if n.rsplit(".", 1)[-1] in leafs}
+    return leafs if selected == set(names) else sorted(names)
 
 def _prompt_parts(model):
     a = _arch(model.model)
@@ -246,19 +257,22 @@ def adapter_parts(model):
         cfg = _base_config(model, "IA3") | dict(
             target_modules=_short_targets(model, list(ia3)), fan_in_fan_out=False, init_ia3_weights=True,
             feedforward_modules=_short_targets(model, [n for n, m in ia3.items() if m.feedforward]))
-        return cfg, {f"{_PREFIX}{n}.ia3_l": (m.ia3_l[None] if m.feedforward else m.ia3_l[:, None]).detach().cpu().contiguous()
+        # peft's shapes: 1 × in for feed-forward layers, out × 1 for the others
+        return cfg, {f"{_PREFIX}{n}.ia3_l": (m.ia3_l[None] if m.feedforward else m.ia3_l[:, None]).detach().cpu()
                      for n, m in ia3.items()}
     if not dora: return None
     first = next(iter(dora.values()))
     for attr in ("r", "alpha", "dropout_p", "use_rslora"):
-        if len({getattr(m, attr) for m in dora.values()}) > 1: raise ValueError(f"DoRA layers differ in {attr}; peft's format needs one")
+        if len({getattr(m, attr) for m in dora.values()}) > 1:
+            raise ValueError(f"DoRA layers differ in {attr}; peft's format needs one value for all")
     cfg = _base_config(model, "LORA") | dict(
         r=first.r, lora_alpha=first.alpha, lora_dropout=first.dropout_p, use_rslora=first.use_rslora, use_dora=True,
         target_modules=_short_targets(model, list(dora)), bias="none", fan_in_fan_out=False, init_lora_weights=True)
     tensors = {}
     for n, m in dora.items():
-        for key, p in (("lora_A.weight", m.lora_A), ("lora_B.weight", m.lora_B), ("lora_magnitude_vector", m.lora_magnitude)):
-            tensors[f"{_PREFIX}{n}.{key}"] = p.detach().cpu().contiguous()
+        for key, p in (("lora_A.weight", m.lora_A), ("lora_B.weight", m.lora_B),
+                       ("lora_magnitude_vector", m.lora_magnitude)):
+            tensors[f"{_PREFIX}{n}.{key}"] = p.detach().cpu()
     return cfg, tensors
 
 # %% ../nbs/10_peft_family.ipynb #ed8e689f
@@ -277,48 +291,53 @@ def _tensor(tensors, key, shape):
     "`tensors[key]` (with or without peft's `base_model.model.` prefix), checked against `shape`."
     t = tensors.get(key, tensors.get(key.removeprefix(_PREFIX)))
     if t is None: raise ValueError(f"the adapter has no tensor {key!r}")
-    if tuple(t.shape) != tuple(shape): raise ValueError(f"adapter tensor {key!r} has shape {tuple(t.shape)}; this model needs {tuple(shape)}")
+    if tuple(t.shape) != tuple(shape):
+        raise ValueError(f"adapter tensor {key!r} has shape {tuple(t.shape)}; this model needs {tuple(shape)}")
     return t
 
-def _load_prompt(model, cfg, tensors):
+def _load_prompt(model, cfg):
+    "A prompt- or prefix-tuning wrapper around `model` as `cfg` says; `{file key: (parameter, shape in the file)}`."
     a, prompt = _arch(model), cfg["peft_type"] == "PROMPT_TUNING"
     want = {"num_layers": a["layers"], "token_dim": a["hidden"] if prompt else a["kv_heads"] * a["head_dim"]}
     for k, v in want.items():
         if cfg.get(k, v) != v: raise ValueError(f"adapter config {k}={cfg[k]} does not fit this model ({k}={v})")
+    t = cfg.get("num_virtual_tokens")
     # the file holds the prefix itself, so it loads as a plain prefix whatever prefix_projection was (as in peft)
-    wrapper = PromptTuning(model, cfg.get("num_virtual_tokens"), init="random") if prompt else PrefixTuning(model, cfg.get("num_virtual_tokens"))
+    wrapper = PromptTuning(model, t, init="random") if prompt else PrefixTuning(model, t)
     p = wrapper.prompt if prompt else wrapper.embedding
-    with torch.no_grad(): p.copy_(_tensor(tensors, "prompt_embeddings", p.shape))
-    return wrapper, {"prompt_embeddings": p}
+    return wrapper, {"prompt_embeddings": (p, p.shape)}
 
 def _load_layers(model, cfg):
-    "Build IA3 or DoRA layers from `cfg`; `{file key: parameter}` and the shape each key must have."
+    "IA3 or DoRA layers built on `model` as `cfg` says; `{file key: (parameter, shape in the file)}`."
     if cfg["peft_type"] == "IA3":
         apply_ia3(model, cfg["target_modules"], cfg.get("feedforward_modules") or ())
-        return {f"{_PREFIX}{n}.ia3_l": m.ia3_l for n, m in _modules(model, IA3Linear).items()}, \
-               {f"{_PREFIX}{n}.ia3_l": (1, -1) if m.feedforward else (-1, 1) for n, m in _modules(model, IA3Linear).items()}
+        return {f"{_PREFIX}{n}.ia3_l": (m.ia3_l, (1, -1) if m.feedforward else (-1, 1))
+                for n, m in _modules(model, IA3Linear).items()}
     for k in ("r", "lora_alpha", "target_modules"):
         if k not in cfg: raise ValueError(f"the LoRA adapter config has no {k!r} field")
-    apply_dora(model, cfg["target_modules"], cfg["r"], cfg["lora_alpha"], cfg.get("lora_dropout", 0.0), cfg.get("use_rslora", False))
-    params = {}
+    apply_dora(model, cfg["target_modules"], cfg["r"], cfg["lora_alpha"], cfg.get("lora_dropout", 0.0),
+               cfg.get("use_rslora", False))
+    out = {}
     for n, m in _modules(model, DoRALinear).items():
-        params |= {f"{_PREFIX}{n}.lora_A.weight": m.lora_A, f"{_PREFIX}{n}.lora_B.weight": m.lora_B,
-                   f"{_PREFIX}{n}.lora_magnitude_vector": m.lora_magnitude}
-    return params, {}
+        for key, p in (("lora_A.weight", m.lora_A), ("lora_B.weight", m.lora_B),
+                       ("lora_magnitude_vector", m.lora_magnitude)):
+            out[f"{_PREFIX}{n}.{key}"] = (p, p.shape)
+    return out
 
 def load_adapter_parts(model, config: dict, tensors: dict):
     "Build on `model` the adapter `config` describes (peft's fields), fill it from `tensors`; returns the model to use."
     kind = config.get("peft_type")
-    if kind == "LORA" and not config.get("use_dora"): raise ValueError("plain LoRA (use_dora=False) loads with ft_course.lora")
+    if kind == "LORA" and not config.get("use_dora"):
+        raise ValueError("plain LoRA (use_dora=False) loads with ft_course.adapters.load_peft_adapter")
     if kind not in _ALLOWED: raise ValueError(f"unsupported peft_type={kind!r}; expected one of {sorted(_ALLOWED)}")
     bad = [f"{k}={config[k]!r}" for k, ok in _ALLOWED[kind].items() if k in config and config[k] not in ok]
     if config.get("task_type") not in ("CAUSAL_LM", None): bad.append(f"task_type={config['task_type']!r}")
     if bad: raise ValueError(f"unsupported {kind} adapter option(s): {', '.join(bad)}")
-    if kind in ("PROMPT_TUNING", "PREFIX_TUNING"): model, params = _load_prompt(model, config, tensors)
-    else:
-        params, shapes = _load_layers(model, config)
-        with torch.no_grad():
-            for k, p in params.items(): p.copy_(_tensor(tensors, k, p.view(shapes[k]).shape if k in shapes else p.shape).reshape(p.shape))
+    if kind in ("PROMPT_TUNING", "PREFIX_TUNING"): model, params = _load_prompt(model, config)
+    else: params = _load_layers(model, config)
+    with torch.no_grad():
+        for k, (p, shape) in params.items(): p.copy_(_tensor(tensors, k, p.view(shape).shape).view(p.shape))
     extra = sorted({k.removeprefix(_PREFIX) for k in tensors} - {k.removeprefix(_PREFIX) for k in params})
-    if extra: raise ValueError(f"the adapter has tensors this model has no place for: {extra[:3]}{' ...' if len(extra) > 3 else ''}")
+    if extra: raise ValueError(f"the adapter has tensors this model has no place for: {', '.join(extra[:3])}"
+                               f"{' ...' if len(extra) > 3 else ''}")
     return model
