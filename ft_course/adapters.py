@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .lora import LoRALinear, _check_lora_args, _inside_lora, _matches, find_lora_targets, lora_modules, lora_scaling
+from .lora import (LoRALinear, _check_lora_args, _inside_lora, _matches, find_lora_targets, lora_modules,
+                            lora_scaling)
 
 ADAPTER_CONFIG, ADAPTER_WEIGHTS = "adapter_config.json", "adapter_model.safetensors"
 
@@ -167,13 +168,17 @@ def _peft_family():
 
 def save_peft_adapter(model: nn.Module, path, base_model_name_or_path=None) -> Path:
     "Write `model`'s adapter (LoRA, or a PEFT-family method) as a peft adapter folder, atomically."
-    if lora_modules(model): config, tensors = _lora_parts(model, base_model_name_or_path)
-    else:
-        family = _peft_family()
-        parts = family.adapter_parts(model) if family is not None else None
-        if parts is None: raise ValueError("the model has no LoRA layers (nor another adapter): call apply_lora first")
-        config, tensors = parts
-        if base_model_name_or_path is not None: config = {**config, "base_model_name_or_path": base_model_name_or_path}
+    family = _peft_family()   # asked first: its DoRA layers are LoRALinear subclasses that only it can save right
+    parts = family.adapter_parts(model) if family is not None else None
+    lora = lora_modules(model)
+    if parts is None:
+        if not lora: raise ValueError("the model has no LoRA layers (nor another adapter): call apply_lora first")
+        return write_adapter(path, *_lora_parts(model, base_model_name_or_path))
+    config, tensors = parts
+    plain = [n for n in lora if f"{_PEFT_PREFIX}{n}.lora_A.weight" not in tensors]
+    if plain: raise ValueError(f"the model mixes plain LoRA layers ({', '.join(plain[:2])}) with {config['peft_type']} "
+                               "ones; a peft adapter folder holds one method")
+    if base_model_name_or_path is not None: config = {**config, "base_model_name_or_path": base_model_name_or_path}
     return write_adapter(path, config, tensors)
 
 # %% ../nbs/02a_adapters.ipynb #9a41a016

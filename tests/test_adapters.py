@@ -105,6 +105,23 @@ def test_save_dispatches_to_peft_family(tmp_path, monkeypatch):
     assert not (tmp_path / "none").exists()
 
 
+def test_save_asks_peft_family_before_the_lora_path(tmp_path, monkeypatch):
+    "A DoRA layer is a LoRALinear subclass: the family's parts win; plain LoRA mixed with them is refused."
+    model = _lora(["q_proj"])
+    keys = [f"base_model.model.{n}.{k}" for n, m in model.named_modules() if isinstance(m, LoRALinear)
+            for k in ("lora_A.weight", "lora_B.weight", "lora_magnitude_vector")]
+    parts = ({"peft_type": "LORA", "use_dora": True, "r": 4}, {k: torch.ones(2) for k in keys})
+    _fake_family(monkeypatch, parts)
+    save_peft_adapter(model, tmp_path / "dora")
+    assert json.loads((tmp_path / "dora" / CFG).read_text())["use_dora"] is True
+    assert sorted(load_file(tmp_path / "dora" / WTS)) == sorted(keys)
+    apply_lora(model, ["v_proj"])
+    with pytest.raises(ValueError, match="mixes plain LoRA layers"): save_peft_adapter(model, tmp_path / "mixed")
+    _fake_family(monkeypatch, None)        # the family has nothing of its own: the LoRA path
+    save_peft_adapter(model, tmp_path / "lora")
+    assert json.loads((tmp_path / "lora" / CFG).read_text())["use_dora"] is False
+
+
 def test_load_dispatches_non_lora_and_dora(tmp_path, monkeypatch):
     from ft_course.adapters import write_adapter
     fam = _fake_family(monkeypatch)
@@ -266,19 +283,23 @@ def test_adapters_that_do_not_fit(tmp_path):
     save_peft_adapter(_lora(), tmp_path)
     with pytest.raises(ValueError, match=r"needs \(4, 32\)"):
         load_peft_adapter(tiny_llama(hidden_size=32, intermediate_size=64), tmp_path)
-    with pytest.raises(ValueError, match="doesn't adapt"): load_peft_adapter(apply_lora(_tiny(), ["o_proj"], r=4), tmp_path)
-    with pytest.raises(ValueError, match="does not fit this model"): load_peft_adapter(nn.Sequential(nn.Linear(4, 4)), tmp_path)
+    with pytest.raises(ValueError, match="doesn't adapt"):
+        load_peft_adapter(apply_lora(_tiny(), ["o_proj"], r=4), tmp_path)
+    with pytest.raises(ValueError, match="does not fit this model"):
+        load_peft_adapter(nn.Sequential(nn.Linear(4, 4)), tmp_path)
     merged = _lora(); next(m for m in merged.modules() if isinstance(m, LoRALinear)).merge()
     with pytest.raises(ValueError, match="unmerge"): load_peft_adapter(merged, tmp_path)
     cfg = json.loads((tmp_path / CFG).read_text())
     (tmp_path / CFG).write_text(json.dumps({**cfg, "fan_in_fan_out": True}))
-    with pytest.raises(ValueError, match="unsupported LoRA options fan_in_fan_out=True"): load_peft_adapter(_tiny(), tmp_path)
+    with pytest.raises(ValueError, match="unsupported LoRA options fan_in_fan_out=True"):
+        load_peft_adapter(_tiny(), tmp_path)
     (tmp_path / CFG).write_text("{\n  \"r\": 4,\n  oops\n}")
     with pytest.raises(ValueError, match="not valid JSON \\(line 3"): load_peft_adapter(_tiny(), tmp_path)
     (tmp_path / CFG).write_text("[1, 2]")
     with pytest.raises(ValueError, match="peft_type"): load_peft_adapter(_tiny(), tmp_path)
     os.remove(tmp_path / WTS)
-    with pytest.raises(FileNotFoundError, match="adapter_model.safetensors is missing"): load_peft_adapter(_tiny(), tmp_path)
+    with pytest.raises(FileNotFoundError, match="adapter_model.safetensors is missing"):
+        load_peft_adapter(_tiny(), tmp_path)
     with pytest.raises(FileNotFoundError, match="does not exist"): load_peft_adapter(_tiny(), tmp_path / "nope")
     with pytest.raises(ValueError, match="no LoRA layers"): save_peft_adapter(_tiny(), tmp_path / "never")
 

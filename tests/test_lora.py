@@ -68,7 +68,8 @@ def test_strict_targets_only_in_apply_lora():
     "peft's rule (one entry matching is enough) is available as strict=False, for loading peft's adapters."
     model = _tiny()
     assert find_lora_targets(model, ["q_proj", "c_attn"], strict=False) == find_lora_targets(model, ["q_proj"])
-    with pytest.raises(ValueError, match=r"\['c_attn'\] matched no module"): find_lora_targets(model, ["q_proj", "c_attn"])
+    with pytest.raises(ValueError, match=r"\['c_attn'\] matched no module"):
+        find_lora_targets(model, ["q_proj", "c_attn"])
 
 
 def test_merge_lora_puts_plain_linears_back():
