@@ -63,6 +63,9 @@ class PromptTuning(nn.Module):
         x = self.model.get_input_embeddings()(input_ids)
         x = torch.cat([self.prompt.to(x.dtype).expand(x.shape[0], -1, -1), x], dim=1)
         mask = _extend_mask(attention_mask, self.num_virtual_tokens)
+        if kwargs.get("labels") is not None:   # the virtual positions are never predicted (-100), as in peft
+            labels = kwargs["labels"]
+            kwargs["labels"] = torch.cat([labels.new_full((labels.shape[0], self.num_virtual_tokens), -100), labels], 1)
         out = self.model(inputs_embeds=x, attention_mask=mask, **kwargs)
         out.logits = out.logits[:, self.num_virtual_tokens:]
         return out
