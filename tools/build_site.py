@@ -1,7 +1,8 @@
 """Run every lesson notebook fresh, top to bottom, and write the executed pages as HTML with an index page.
 
 Used by `make course`. Cells marked `#| cuda` are skipped when no GPU is present, and `#| eval: false` cells
-are never run; everything else runs with the full (learner) budgets: IN_TEST is unset.
+are never run; everything else runs with the full (learner) budgets: IN_TEST is unset. Lessons see the output
+folder as FT_COURSE_SITE, where they may write results (the capstone writes capstone.json).
 """
 import argparse
 import html
@@ -112,6 +113,7 @@ def main(argv=None):
     has_cuda = torch.cuda.is_available()
     out_dir = (ROOT / args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["FT_COURSE_SITE"] = str(out_dir)   # the kernels inherit it
     paths = [Path(n).resolve() for n in args.notebooks] or sorted((ROOT / "nbs").glob("[0-9]*.ipynb"))
     # Earlier results stay in the index, so rerunning one lesson keeps the others listed.
     record = out_dir / "results.json"
