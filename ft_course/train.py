@@ -92,6 +92,9 @@ def token_loss(logits, labels):
     loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100, reduction="sum")
     return loss, int((shifted != -100).sum())
 
+# %% ../nbs/06_train.ipynb #45d9b3e8
+from .fastpath import cpu_bf16_is_fast, cpu_bf16_probe, freeze_to_bf16, restore_frozen, supervised_loss
+
 # %% ../nbs/06_train.ipynb #9afe1f65
 class CheckpointError(RuntimeError):
     "A checkpoint that cannot be resumed: corrupt, truncated, or written for another model or configuration."
@@ -286,6 +289,12 @@ def _autocast(device, bf16):
     return torch.autocast(device.type, dtype=torch.bfloat16)
 
 def _resolve_bf16(bf16, device) -> bool:
+    if bf16 == "auto" and device.type == "cpu":
+        if cpu_bf16_is_fast(): return True
+        p = cpu_bf16_probe()
+        print(f"bf16='auto': training in float32, bfloat16 matmuls run at only {p['speedup']:.2f}x the speed of "
+              f"float32 on this CPU ({p['cpu']})")
+        return False
     if bf16 == "auto": return device.type == "cuda" and torch.cuda.is_bf16_supported()
     if bf16 and device.type == "cuda" and not torch.cuda.is_bf16_supported():
         raise ValueError("bf16=True but this GPU does not support bfloat16; use bf16=False")
@@ -315,17 +324,31 @@ def _to(batch, device):
 def _logits(out):
     return out.logits if hasattr(out, "logits") else (out[0] if isinstance(out, (tuple, list)) else out)
 
+def _vocab_size(model):
+    emb = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    return getattr(emb, "num_embeddings", None)
+
+def _check_ids(batch, vocab, index):
+    "Token ids outside the embedding table would fail deep inside the model with a bare IndexError."
+    ids = batch["input_ids"]
+    if vocab is None or not torch.is_tensor(ids) or ids.numel() == 0: return
+    hi, lo = int(ids.max()), int(ids.min())
+    if hi >= vocab or lo < 0:
+        raise ValueError(f"batch {index}: token id {hi if hi >= vocab else lo} is outside the model's vocabulary of "
+                         f"{vocab} ids (0..{vocab - 1}); was the data tokenized with another tokenizer?")
+
 @torch.no_grad()
-def evaluate_loss(model, batches, bf16=False, device=None) -> float:
-    "Token-weighted mean next-token loss of `model` over `batches` (dropout off)."
-    device = device or next(model.parameters()).device
+def evaluate_loss(model, batches, bf16=False, device=None, loss_fn=None) -> float:
+    "Token-weighted mean loss of `model` over `batches` (dropout off); `loss_fn` as in `train`."
+    device, loss_fn = device or next(model.parameters()).device, loss_fn or supervised_loss
+    vocab = _vocab_size(model)
     was_training = model.training; model.eval()
     total, count = 0.0, 0
     try:
-        for b in batches:
-            b = _to(b, device)
+        for i, b in enumerate(batches):
+            b = _to(b, device); _check_ids(b, vocab, i)
             with _autocast(device, bf16):
-                s, n = token_loss(_logits(model(**{k: v for k, v in b.items() if k != "labels"})), b["labels"])
+                s, n = loss_fn(model, b)
             total += s.item(); count += n
     finally:
         model.train(was_training)
@@ -376,7 +399,7 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
           num_cycles=0.5, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8, grad_accum=1, max_grad_norm=1.0,
           eval_data=None, eval_every=None, patience=None, restore_best=False, bf16="auto", gradient_checkpointing=False,
           log_path=None, checkpoint_dir=None, save_every=None, keep=1, resume=True, stop_after=None, seed=0,
-          progress=True, device=None) -> History:
+          progress=True, device=None, loss_fn=None) -> History:
     "Train the trainable parameters of a causal LM with AdamW + cosine warmup; resumable, see the lesson for every option."
     from tqdm.auto import tqdm
     _check_lr(lr)
@@ -386,7 +409,7 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
         raise ValueError("early stopping (patience=) needs eval_data= and eval_every=")
     if eval_every is not None and eval_every < 1: raise ValueError(f"eval_every must be >= 1; got {eval_every!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    use_bf16 = _resolve_bf16(bf16, device)
+    use_bf16, loss_fn, vocab = _resolve_bf16(bf16, device), loss_fn or supervised_loss, _vocab_size(model)
     is_iterator = iter(train_data) is train_data
     n_batches = len(train_data) if hasattr(train_data, "__len__") else None
     if n_batches == 0: raise ValueError("train_data is empty")
@@ -430,6 +453,7 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
     if log_path is not None: _write_log(log_path, hist.rows)
 
     def next_batch():
+        "The next `(index in its epoch, batch)`, or None when a one-shot iterator is exhausted."
         nonlocal it, micro, epoch, epoch_start, epoch_rng
         try: b = next(it)
         except StopIteration:
@@ -439,7 +463,7 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
             try: b = next(it)
             except StopIteration: raise ValueError("train_data yielded no batches in a new epoch: pass a list or DataLoader, not a one-shot generator")
         micro += 1
-        return b
+        return micro - 1 - epoch_start, b
 
     def checkpoint():
         if checkpoint_dir is None: return
@@ -447,38 +471,49 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
                   rng=get_rng_state(), epoch_rng=epoch_rng, best_state=best_state)
         save_checkpoint(checkpoint_dir, model, optimizer, scheduler, st, fingerprint, keep=keep)
 
-    ckpt_enabled_here = False
+    ckpt_enabled_here, frozen_fp32 = False, {}
     if gradient_checkpointing and not checkpointing_active(model):
         _checkpointing(model, True); ckpt_enabled_here = True
     model.train()
     t0 = time.perf_counter() - (hist.rows[-1]["seconds"] if hist.rows else 0.0)
     bar = tqdm(total=total, initial=step, disable=not progress, desc="train", leave=False)
     try:
+        if use_bf16: frozen_fp32 = freeze_to_bf16(model)    # LoRA/QLoRA: frozen base in bf16; full FT: nothing frozen
         while step < total:
             batches = [b for b in (next_batch() for _ in range(grad_accum)) if b is not None]
             if len(batches) < grad_accum:
                 hist.stop_reason = f"train_data ran out after {micro} batches"; break
-            batches = [_to(b, device) for b in batches]
-            n_tok = sum(int((b["labels"][:, 1:] != -100).sum()) for b in batches)
+            batches = [(i, _to(b, device)) for i, b in batches]
+            for i, b in batches: _check_ids(b, vocab, i)
             lr_now = scheduler.get_last_lr()[0]
-            loss_sum = torch.zeros((), device=device)
-            for b in batches:
+            loss_sum, n_tok = torch.zeros((), device=device), 0
+            for i, b in batches:
                 with _autocast(device, use_bf16):
-                    s, _ = token_loss(_logits(model(**{k: v for k, v in b.items() if k != "labels"})), b["labels"])
-                (s / max(n_tok, 1)).backward()
-                loss_sum += s.detach()
+                    s, n = loss_fn(model, b)
+                if n == 0:
+                    raise ValueError(f"batch {i} (epoch {epoch}) has no supervised tokens: every label is -100, so it "
+                                     "cannot teach anything; drop it (a prompt longer than max_length does this)")
+                s.backward()           # summed loss; divided by the tokens of the whole accumulated batch below
+                loss_sum += s.detach(); n_tok += n
+            for p in trainable:
+                if p.grad is not None: p.grad.div_(n_tok)
+            loss = loss_sum.item() / n_tok
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"the training loss is {loss} at step {step + 1} (lr {lr_now:.3g}); the "
+                                         "weights were not updated. Check the data and the model's weights for "
+                                         "inf/nan, lower lr, keep max_grad_norm on, or use bf16 rather than fp16")
             grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm if max_grad_norm else float("inf"))
+            if not torch.isfinite(grad_norm):
+                raise FloatingPointError(f"the gradient norm is {float(grad_norm)} at step {step + 1} (lr {lr_now:.3g}, "
+                                         f"loss {loss:.4g}); the weights were not updated: lower lr, or use bf16 "
+                                         "rather than fp16")
             optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
             step += 1
-            loss = loss_sum.item() / max(n_tok, 1)
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"the training loss is {loss} at step {step} (lr {lr_now:.3g}); lower lr, "
-                                         "keep max_grad_norm on, or use bf16 rather than fp16")
             row = dict(step=step, epoch=epoch, loss=loss, lr=lr_now, grad_norm=float(grad_norm), tokens=n_tok,
                        eval_loss=None, seconds=round(time.perf_counter() - t0, 3))
             stop = False
             if eval_data is not None and eval_every and (step % eval_every == 0 or step == total):
-                ev = evaluate_loss(model, eval_data, bf16=use_bf16, device=device)
+                ev = evaluate_loss(model, eval_data, bf16=use_bf16, device=device, loss_fn=loss_fn)
                 row["eval_loss"] = ev
                 hist.evals.append({"step": step, "eval_loss": ev})
                 if ev < hist.best_eval_loss:
@@ -498,12 +533,14 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
     finally:
         bar.close()
         if ckpt_enabled_here: _checkpointing(model, False)
+        restore_frozen(model, frozen_fp32)
     if restore_best and best_state is not None:
         with torch.no_grad():
             params = dict(model.named_parameters())
             for n, t in best_state.items(): params[n].copy_(t)
     if eval_data is not None and not hist.evals and not hist.stop_reason:
-        hist.evals.append({"step": step, "eval_loss": evaluate_loss(model, eval_data, bf16=use_bf16, device=device)})
+        ev = evaluate_loss(model, eval_data, bf16=use_bf16, device=device, loss_fn=loss_fn)
+        hist.evals.append({"step": step, "eval_loss": ev})
     return hist
 
 # %% ../nbs/06_train.ipynb #584070ab
