@@ -8,7 +8,6 @@ __all__ = ['no_system', 'prompt_tokens', 'generate_batch', 'few_shot', 'load_gen
            'validation_race']
 
 # %% ../nbs/08_capstone.ipynb #3e9f7a20
-import copy
 import json
 import re
 import tempfile
@@ -101,14 +100,14 @@ def forgetting(model, tokenizer, general, max_new_tokens=32) -> dict:
     return {"ppl": general_perplexity(model, tokenizer, [p["text"] for p in general["paragraphs"]]), "qa": qa}
 
 # %% ../nbs/08_capstone.ipynb #708192a3
-def _autocast_like(model):
-    "bf16 autocast when `model` holds bf16 weights (lesson 06's fast path), else a no-op."
+def _autocast_like(model, bf16=False):
+    "bf16 autocast when asked or when `model` holds bf16 weights (lesson 06's fast path), else a no-op."
     p = next(model.parameters())
-    bf16 = any(t.dtype == torch.bfloat16 for t in model.parameters())
-    return torch.autocast(p.device.type, dtype=torch.bfloat16, enabled=bf16)
+    bf16 = bf16 or any(t.dtype == torch.bfloat16 for t in model.parameters())
+    return torch.autocast(p.device.type, dtype=torch.bfloat16, enabled=bool(bf16))
 
 @torch.no_grad()
-def greedy_matches(model, batches) -> list:
+def greedy_matches(model, batches, bf16=False) -> list:
     "Per row: would greedy decoding reproduce the supervised tokens exactly? One teacher-forced pass, no generation."
     was, device = model.training, next(model.parameters()).device
     model.eval()
@@ -118,7 +117,7 @@ def greedy_matches(model, batches) -> list:
             target = b["labels"][:, 1:].to(device)               # position t predicts token t + 1
             sup = target != -100
             if not sup.any(1).all(): raise ValueError("greedy_matches: a row has no supervised tokens (all labels are -100)")
-            with _autocast_like(model):
+            with _autocast_like(model, bf16):
                 hidden = model.get_decoder()(input_ids=b["input_ids"].to(device),
                                              attention_mask=b["attention_mask"].to(device)).last_hidden_state[:, :-1]
                 pred = model.get_output_embeddings()(hidden[sup]).argmax(-1)
@@ -129,9 +128,9 @@ def greedy_matches(model, batches) -> list:
         model.train(was)
     return out
 
-def greedy_match(model, batches) -> float:
+def greedy_match(model, batches, bf16=False) -> float:
     "Fraction of rows that greedy decoding would reproduce exactly (see `greedy_matches`)."
-    hits = greedy_matches(model, batches)
+    hits = greedy_matches(model, batches, bf16)
     if not hits: raise ValueError("greedy_match: no batches")
     return sum(hits) / len(hits)
 
