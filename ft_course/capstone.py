@@ -29,7 +29,8 @@ def no_system(rows) -> list:
     for i, r in enumerate(rows):
         msgs = r["messages"] if isinstance(r, dict) and "messages" in r else None
         if not msgs or msgs[0].get("role") != "system":
-            raise ValueError(f"row {i}: expected a chat row whose first message is the system prompt; got {str(r)[:80]}")
+            raise ValueError(f"row {i}: expected a chat row whose first message is the system prompt; "
+                             f"got {str(r)[:80]}")
         out.append({"messages": [{"role": "system", "content": ""}] + msgs[1:]})
     return out
 
@@ -50,7 +51,8 @@ def generate_batch(model, tokenizer, conversations, max_new_tokens, batch_size=3
             texts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False)
                      for c in conversations[i:i + batch_size]]
             enc = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+            out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id)
             replies += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
     finally:
         tokenizer.padding_side = side
@@ -68,7 +70,8 @@ def load_general(root=None) -> dict:
     out = {}
     for key, fname in (("paragraphs", "paragraphs.jsonl"), ("questions", "questions.jsonl")):
         path = root / fname
-        if not path.is_file(): raise FileNotFoundError(f"{path} is missing: the general set ships in the repository's data/general/")
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: the general set ships in the repository's data/general/")
         out[key] = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     return out
 
@@ -87,11 +90,13 @@ def general_perplexity(model, tokenizer, texts, batch_size=8) -> float:
     "Perplexity of `model` on plain `texts` (no chat template), padding excluded."
     rows = [{"input_ids": ids, "attention_mask": [1] * len(ids), "labels": ids}
             for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
-    return perplexity(model, [collate(rows[i:i + batch_size], tokenizer.pad_token_id) for i in range(0, len(rows), batch_size)])
+    batches = [collate(rows[i:i + batch_size], tokenizer.pad_token_id) for i in range(0, len(rows), batch_size)]
+    return perplexity(model, batches)
 
 def general_qa(model, tokenizer, questions, max_new_tokens=32) -> tuple:
     "Share of `questions` answered correctly (plain chat, no system prompt) and the replies."
-    replies = generate_batch(model, tokenizer, [[{"role": "user", "content": q["question"]}] for q in questions], max_new_tokens)
+    prompts = [[{"role": "user", "content": q["question"]}] for q in questions]
+    replies = generate_batch(model, tokenizer, prompts, max_new_tokens)
     return sum(answer_correct(r, q["answers"]) for r, q in zip(replies, questions)) / len(questions), replies
 
 def forgetting(model, tokenizer, general, max_new_tokens=32) -> dict:
@@ -116,7 +121,8 @@ def greedy_matches(model, batches, bf16=False) -> list:
         for b in batches:
             target = b["labels"][:, 1:].to(device)               # position t predicts token t + 1
             sup = target != -100
-            if not sup.any(1).all(): raise ValueError("greedy_matches: a row has no supervised tokens (all labels are -100)")
+            if not sup.any(1).all():
+                raise ValueError("greedy_matches: a row has no supervised tokens (all labels are -100)")
             with _autocast_like(model, bf16):
                 hidden = model.get_decoder()(input_ids=b["input_ids"].to(device),
                                              attention_mask=b["attention_mask"].to(device)).last_hidden_state[:, :-1]
@@ -163,8 +169,8 @@ def validation_race(prepare, batches, val_batches, lrs, steps, first, every, unt
     curves, hists, best, t0 = {lr: [] for lr in lrs}, {}, {"score": -1.0}, time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         def run_to(model, lr, stop):
-            hists[lr] = train(model, batches, steps=steps, lr=lr, stop_after=stop, checkpoint_dir=Path(tmp) / f"lr{lr:g}",
-                              save_every=steps, **train_kw)
+            hists[lr] = train(model, batches, steps=steps, lr=lr, stop_after=stop, save_every=steps,
+                              checkpoint_dir=Path(tmp) / f"lr{lr:g}", **train_kw)
             s = score(model, val_batches)
             curves[lr].append((stop, s))
             if s > best["score"]: best.update(lr=lr, step=stop, score=s, state=_snapshot(model))
