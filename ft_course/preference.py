@@ -6,7 +6,7 @@
 __all__ = ['sequence_logprob', 'dpo_loss', 'tokenize_pair', 'collate_pairs', 'completion_logprobs', 'group_advantages',
            'grpo_loss', 'token_logprobs']
 
-# %% ../nbs/13_preference.ipynb #b4603c65
+# %% ../nbs/13_preference.ipynb #df14a1af
 import copy
 import json
 import random
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .train import _body_and_head, freeze_to_bf16, restore_frozen
 
-# %% ../nbs/13_preference.ipynb #7b34eb28
+# %% ../nbs/13_preference.ipynb #b31ff5b7
 def sequence_logprob(model, prompt_ids, completion_ids) -> torch.Tensor:
     "Summed log-probability of `completion_ids` after `prompt_ids` under a causal LM (one sequence)."
     ids = torch.tensor([list(prompt_ids) + list(completion_ids)])
@@ -25,13 +25,13 @@ def sequence_logprob(model, prompt_ids, completion_ids) -> torch.Tensor:
     logp = logits.log_softmax(-1).gather(-1, ids[0, 1:, None])[:, 0]
     return logp[len(prompt_ids) - 1:].sum()                     # only the completion's tokens
 
-# %% ../nbs/13_preference.ipynb #fedcc1f4
+# %% ../nbs/13_preference.ipynb #553816d5
 def dpo_loss(policy_chosen, policy_rejected, ref_chosen, ref_rejected, beta: float = 0.1) -> torch.Tensor:
     "DPO sigmoid loss, mean over pairs: −log σ(β·[(π_w − ref_w) − (π_l − ref_l)]) on summed log-probs."
     margin = (policy_chosen - ref_chosen) - (policy_rejected - ref_rejected)
     return -F.logsigmoid(beta * margin).mean()
 
-# %% ../nbs/13_preference.ipynb #dcec3eaa
+# %% ../nbs/13_preference.ipynb #106b4525
 def _chat_ids(tokenizer, messages, add_generation_prompt=False) -> list:
     "Token ids of `messages` rendered by the tokenizer's chat template."
     out = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=add_generation_prompt)
@@ -88,7 +88,7 @@ def completion_logprobs(model, batch) -> torch.Tensor:
     logp = logits.log_softmax(-1).gather(-1, target[keep][:, None])[:, 0]
     return torch.zeros(len(keep), dtype=logp.dtype, device=logp.device).index_add(0, keep.nonzero()[:, 0], logp)
 
-# %% ../nbs/13_preference.ipynb #6d82b36e
+# %% ../nbs/13_preference.ipynb #5ba1109a
 def group_advantages(rewards, group_size: int, eps: float = 1e-4) -> torch.Tensor:
     "Group-relative advantages: each reward minus its group's mean, over the group's std (Bessel) plus `eps`."
     r = torch.as_tensor(rewards, dtype=torch.float32)
