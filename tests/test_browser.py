@@ -43,9 +43,10 @@ def lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("lab")
     shutil.copy(ROOT / "nbs" / "01_decide.ipynb", work)
     port, token = free_port(), "ft-course-test"
-    # Settings a learner would click once: start the notebook's kernel without asking, no news pop-up.
+    # Settings a learner would click once: start the notebook's kernel without asking, no news pop-up; and every cell
+    # kept in the page (JupyterLab 4 otherwise drops cells scrolled out of view from the DOM).
     settings = work / "settings" / "@jupyterlab"
-    for plugin, value in (("notebook-extension/tracker", {"autoStartDefaultKernel": True}),
+    for plugin, value in (("notebook-extension/tracker", {"autoStartDefaultKernel": True, "windowingMode": "none"}),
                           ("apputils-extension/notification", {"fetchNews": "false"})):
         (settings / plugin).parent.mkdir(parents=True, exist_ok=True)
         (settings / f"{plugin}.jupyterlab-settings").write_text(json.dumps(value))
