@@ -57,6 +57,7 @@ def readable_paths(hidden=()) -> list:
         for e in sorted(d.iterdir()):        # a checkout on sys.path: its importable code only, not nbs/, tests/, .git
             if (e.is_file() and e.suffix in _CODE) or (e.is_dir() and (e / "__init__.py").is_file()):
                 _allow(e, hidden, out)
+    _allow(pkg, hidden, out)   # an editable install imports the package through a finder, not through sys.path
     return sorted(set(out))
 
 # %% ../nbs/90c_sandbox.ipynb #6b2d9f12
