@@ -62,7 +62,8 @@ test: check
 	$(TEST_ENV) $(BIN)/nbdev_test --flags slow --n_workers 2 --timing
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  echo "browser test skipped: no Chromium here (apt-get install chromium chromium-driver; .ci/run does)"
-	$(TEST_ENV) $(BIN)/pytest -q tests/
+	@# Two pytest workers: many tests wait on subprocesses (sandboxes, torchrun, JupyterLab), so two overlap well.
+	$(TEST_ENV) $(BIN)/pytest -q -n 2 tests/
 
 course: setup
 	$(PY) tools/build_site.py --out _site

@@ -167,6 +167,7 @@ def main(argv=None):
     p.add_argument("notebooks", nargs="*", help="notebooks to run (default: every nbs/*.ipynb)")
     args = p.parse_args(argv)
     os.environ.pop("IN_TEST", None)
+    os.environ.pop("MPLBACKEND", None)   # a non-interactive backend (e.g. Agg from `make test`) would drop every figure
     import torch
     has_cuda = torch.cuda.is_available()
     out_dir = (ROOT / args.out).resolve()
