@@ -1,4 +1,4 @@
-"""Same seed, same QLoRA run: adapters and one training step are identical across fresh processes (issue 14)."""
+"""Same seed, same LoRA / QLoRA run: adapters and training steps are identical across fresh processes (issue 14)."""
 import json
 import os
 import subprocess
@@ -12,6 +12,8 @@ import hashlib, json, sys
 import torch
 from ft_course.models import tiny_llama
 from ft_course.qlora import apply_qlora
+from ft_course.lora import apply_lora
+from ft_course.train import train
 
 torch.manual_seed(int(sys.argv[1])); torch.randn(int(sys.argv[1]))   # a different global RNG state per process
 
@@ -32,6 +34,12 @@ for seed in (123, 124):
     loss = model(input_ids=ids, labels=ids).loss
     loss.backward(); opt.step()
     row.update(loss=loss.item(), after_step=digest(model, True))
+    # LoRA through train(seed=): dropout on, so the training RNG matters too
+    lora = apply_lora(tiny_llama(), "all-linear", r=4, alpha=8, dropout=0.1, seed=seed)
+    row["lora"] = digest(lora, True)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    hist = train(lora, [batch], steps=2, lr=1e-2, seed=seed, progress=False, bf16=False)
+    row.update(lora_loss=hist.final_loss, lora_after=digest(lora, True))
     out[seed] = row
 print(json.dumps(out))
 """
@@ -45,10 +53,11 @@ def run(noise: int) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def test_same_seed_same_qlora_run_across_processes():
+def test_same_seed_same_lora_and_qlora_run_across_processes():
     a, b = run(1), run(1000)
     assert a["123"] == b["123"]                                    # adapters, NF4 bytes, loss and the stepped adapters
     assert a["124"] == b["124"]
     assert a["123"]["adapters"] != a["124"]["adapters"]            # the seed matters (the test can fail)
     assert a["123"]["nf4"] == a["124"]["nf4"]                      # quantization itself draws no random numbers
     assert a["123"]["after_step"] != a["123"]["adapters"]          # the step changed the adapters
+    assert a["123"]["lora"] != a["124"]["lora"] and a["123"]["lora_after"] != a["123"]["lora"]
