@@ -159,7 +159,7 @@ def _checkpoints(first, every, until) -> list:
     return sorted(set(range(first + every, until, every)) | {until} - {first})
 
 def validation_race(prepare, batches, val_batches, lrs, steps, first, every, until=None, score=greedy_match,
-                    **train_kw) -> dict:
+                    pick=None, **train_kw) -> dict:
     "Train `prepare()` at each lr to step `first`, continue the best to `until` scoring `val_batches`; keep the best."
     lrs, until = tuple(lrs), steps if until is None else until
     if not lrs: raise ValueError("validation_race: give at least one learning rate")
@@ -167,6 +167,7 @@ def validation_race(prepare, batches, val_batches, lrs, steps, first, every, unt
     if first < 1 or every < 1: raise ValueError(f"validation_race: first and every must be >= 1; got {first}, {every}")
     first = min(first, until)
     curves, hists, best, t0 = {lr: [] for lr in lrs}, {}, {"score": -1.0}, time.perf_counter()
+    first_round = {}                  # what decides the first round: `pick` (higher is better), else `score`
     with tempfile.TemporaryDirectory() as tmp:
         def run_to(model, lr, stop):
             hists[lr] = train(model, batches, steps=steps, lr=lr, stop_after=stop, save_every=steps,
@@ -177,11 +178,12 @@ def validation_race(prepare, batches, val_batches, lrs, steps, first, every, unt
         for lr in lrs:
             model = prepare()
             run_to(model, lr, first)
-        winner = max(lrs, key=lambda lr: curves[lr][-1][1])    # ties: the first listed
+            first_round[lr] = pick(model, val_batches) if pick else curves[lr][-1][1]
+        winner = max(lrs, key=first_round.get)                 # ties: the first listed
         if winner != lrs[-1]: model = prepare()               # train() resumes it from its checkpoint
         for stop in _checkpoints(first, every, until): run_to(model, winner, stop)
     train_s = sum(h.rows[-1]["seconds"] for h in hists.values() if h.rows)
     steps_run = sum(h.steps for h in hists.values())
-    return dict(best, model=load_trainable(model, best["state"]), curves=curves, winner=winner,
+    return dict(best, model=load_trainable(model, best["state"]), curves=curves, winner=winner, first_round=first_round,
                 seconds=time.perf_counter() - t0, train_seconds=train_s, steps_run=steps_run,
                 seconds_per_step=train_s / max(1, steps_run))

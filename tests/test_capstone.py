@@ -68,6 +68,16 @@ def test_race_resumes_the_winner_bit_exactly(tmp_path):
     for n, t in race["state"].items(): torch.testing.assert_close(t, ref[n], rtol=0, atol=0)
 
 
+def test_race_first_round_decided_by_pick():
+    "`pick` (e.g. minus the validation loss) decides the first round even when `score` says otherwise."
+    scores, picks = iter([0.5, 0.1, 0.3]), iter([-2.0, -1.0])   # lr 2e-3 has the lower loss after round one
+    race = validation_race(prepare, batches(), batches(1), (1e-3, 2e-3), 4, 2, 2, score=lambda m, b: next(scores),
+                           pick=lambda m, b: next(picks), warmup_steps=1, seed=0, progress=False)
+    assert race["winner"] == 2e-3 and race["first_round"] == {1e-3: -2.0, 2e-3: -1.0}
+    assert race["curves"] == {1e-3: [(2, 0.5)], 2e-3: [(2, 0.1), (4, 0.3)]}
+    assert (race["lr"], race["step"]) == (1e-3, 2)           # the best validation score seen, whatever the pick
+
+
 def test_race_keeps_the_earliest_best_step():
     scores = iter([0.7, 0.7, 0.7])
     race = validation_race(prepare, batches(), batches(1), (1e-3,), 6, 2, 2, score=lambda m, b: next(scores),
