@@ -85,7 +85,7 @@ class _LoRACore(nn.Module):
         if self.merged: return result
         A = self.lora_A
         h = self.dropout(x if x.dtype == A.dtype else x.to(A.dtype))
-        delta = F.linear(F.linear(h, A), self.lora_B)      # x Aᵀ first: r numbers per token, never the d×k matrix B A
+        delta = F.linear(F.linear(h, A), self.lora_B)      # x Aᵀ first: r numbers per token, never the matrix B A
         if type(self.base_layer) is nn.Linear and delta.dtype == result.dtype:
             # In place is safe: Linear's backward needs its input, not its output. Saves two full-size temporaries.
             return result.add_(delta.mul_(self.scaling))

@@ -24,7 +24,8 @@ SYSTEM_PROMPTS = {
     "greetings": "You turn casual English email openers into formal Vietnamese business greetings. "
                  "Reply with the Vietnamese greeting only.",
     "extraction": 'Extract the order in the sentence as one line of JSON with exactly these keys: "name", "product", '
-                  '"quantity" (an integer), "date" (YYYY-MM-DD) and "city" (null when absent). Reply with the JSON only.',
+                  '"quantity" (an integer), "date" (YYYY-MM-DD) and "city" (null when absent). '
+                  'Reply with the JSON only.',
 }
 
 # %% ../nbs/00a_tasks.ipynb #06caf040
@@ -32,8 +33,8 @@ _MEN = ["John", "David", "Michael", "James", "Robert", "Daniel", "Thomas", "Kevi
         "Steven", "Andrew", "Eric", "Ryan", "Minh", "Nam", "Hùng", "Tuấn", "Dũng", "Long", "Quang", "Huy", "Khoa",
         "Phong", "Bảo", "Đức", "Sơn", "Vinh"]
 _WOMEN = ["Mary", "Sarah", "Emma", "Linda", "Anna", "Julia", "Laura", "Emily", "Rachel", "Sophie", "Helen", "Karen",
-          "Lisa", "Grace", "Amy", "Lan", "Hương", "Mai", "Linh", "Trang", "Thảo", "Ngọc", "Hà", "Vy", "Nhung", "Thu",
-          "Yến", "Hoa", "Giang", "Phương"]
+          "Lisa", "Grace", "Amy", "Lan", "Hương", "Mai", "Linh", "Trang", "Thảo", "Ngọc", "Hà", "Vy",
+          "Nhung", "Thu", "Yến", "Hoa", "Giang", "Phương"]
 _SURNAMES = ["Smith", "Johnson", "Brown", "Miller", "Wilson", "Taylor", "Anderson", "Clark", "Walker", "Carter",
              "Tanaka", "Kim", "Park", "Lee", "Müller"]
 _GROUPS = ["team", "everyone", "all", "guys", "folks", "team members"]
@@ -51,9 +52,11 @@ def _addressees():
     return out
 
 # %% ../nbs/00a_tasks.ipynb #72dbdd07
-_OBJECTS = [("invoice", "hóa đơn"), ("contract", "hợp đồng"), ("report", "báo cáo"), ("proposal", "bản đề xuất"),
-            ("quote", "báo giá"), ("schedule", "lịch trình"), ("budget", "ngân sách"),
-            ("presentation", "bài thuyết trình"), ("meeting notes", "biên bản cuộc họp"), ("order", "đơn hàng")]
+_OBJECTS = [("invoice", "hóa đơn"), ("contract", "hợp đồng"), ("report", "báo cáo"),
+            ("proposal", "bản đề xuất"), ("quote", "báo giá"), ("schedule", "lịch trình"),
+            ("budget", "ngân sách"),
+            ("presentation", "bài thuyết trình"), ("meeting notes", "biên bản cuộc họp"),
+            ("order", "đơn hàng")]
 _DAYS = [("Monday", "thứ Hai"), ("Tuesday", "thứ Ba"), ("Wednesday", "thứ Tư"), ("Thursday", "thứ Năm"),
          ("Friday", "thứ Sáu"), ("tomorrow", "ngày mai"), ("next week", "tuần sau")]
 # (English opener, Vietnamese sentence, slot): {p} is the pronoun, {o}/{d} the object/day in each language.
@@ -98,8 +101,8 @@ def _greeting(rng):
 _ADDRESSEES = _addressees()
 
 # %% ../nbs/00a_tasks.ipynb #8ecfc979
-_FIRST = ["An", "Bình", "Chi", "Dương", "Giang", "Hải", "Hạnh", "Khánh", "Lâm", "Mai", "Ngân", "Phúc", "Quân", "Tâm",
-          "Thủy", "Trung", "Vân", "Xuân"]
+_FIRST = ["An", "Bình", "Chi", "Dương", "Giang", "Hải", "Hạnh", "Khánh", "Lâm", "Mai", "Ngân", "Phúc",
+          "Quân", "Tâm", "Thủy", "Trung", "Vân", "Xuân"]
 _FAMILY = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô"]
 _MIDDLE = ["Văn", "Thị", "Minh", "Thanh", "Đức", "Ngọc", "Quốc", "Thu"]
 _WESTERN = ["Sarah Miller", "John Carter", "Emma Wilson", "David Clark", "Laura Kim", "Peter Walker", "Anna Lee",
@@ -110,7 +113,8 @@ _PRODUCTS = [("laptop", "laptops", "máy tính xách tay"), ("monitor", "monitor
              ("keyboard", "keyboards", "bàn phím"), ("desk", "desks", "bàn làm việc"),
              ("projector", "projectors", "máy chiếu"), ("router", "routers", "bộ định tuyến"),
              ("phone", "phones", "điện thoại"), ("headset", "headsets", "tai nghe")]
-_CITIES = ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang", "Vũng Tàu", "Đà Lạt", "Quy Nhơn"]
+_CITIES = ["Hà Nội", "Hồ Chí Minh", "Đà Nẵng", "Hải Phòng", "Cần Thơ", "Huế", "Nha Trang",
+           "Vũng Tàu", "Đà Lạt", "Quy Nhơn"]
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _EN_TEMPLATES = [

@@ -1,8 +1,10 @@
-"""Every `#| cuda` cell of every lesson uses only names defined in the cells above it.
+"""Every `#| cuda` cell of every lesson uses only names defined in the cells above it, and guards its body.
 
 CI has no GPU, so `#| cuda` cells never run there; a cell that uses a name defined further down raises `NameError`
 only on a learner's GPU. This checks it statically: names bound by the cells above (imports, defs, classes,
 assignments, loop and `with` targets; exported cells count like any other) against the names the cell reads.
+A learner's "Run All" on a CPU runs `#| cuda` cells too, so each one's only statement is
+`if torch.cuda.is_available():` (optionally `and` more conditions) holding the whole body.
 """
 import ast
 import builtins
@@ -91,3 +93,38 @@ def test_the_check_catches_a_name_defined_below():
     nb = _nb("#| export\ndef f(v): return v", "#| cuda\nfor i in range(2): y = f(i)\nz = [k for k in (y,)]")
     assert undefined_in_cuda_cells(nb) == []
     assert undefined_in_cuda_cells(_nb("%timeit 1", "#| cuda\n!nvidia-smi\nprint(zz)")) == [(1, ["zz"])]
+
+
+def _is_cuda_check(node: ast.AST) -> bool:
+    "True for `torch.cuda.is_available()`, alone or as the first operand of an `and`."
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And): node = node.values[0]
+    return isinstance(node, ast.Call) and not node.args and ast.unparse(node.func) == "torch.cuda.is_available"
+
+
+def unguarded_cuda_cells(nb: dict) -> list:
+    "Cell numbers of the `#| cuda` cells whose code is not one `if torch.cuda.is_available():` holding it all."
+    out = []
+    for i, cell in enumerate(nb["cells"]):
+        src = _code(cell)
+        if cell["cell_type"] != "code" or not re.search(r"^#\|\s*cuda\b", src, re.M): continue
+        try: body = _parse(src).body
+        except SyntaxError: body = []
+        if len(body) != 1 or not isinstance(body[0], ast.If) or not _is_cuda_check(body[0].test): out.append(i)
+    return out
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=[p.name for p in LESSONS])
+def test_cuda_cells_guard_their_body(path):
+    cells = unguarded_cuda_cells(json.loads(path.read_text()))
+    assert not cells, (f"{path.name}: #| cuda cells {cells} must hold their whole body under "
+                       "`if torch.cuda.is_available():` so a CPU-only Run All skips them")
+
+
+def test_the_guard_check_catches_unguarded_cells():
+    guarded = "#| cuda\nif torch.cuda.is_available():   # skipped on a CPU\n    x = torch.ones(1, device='cuda')"
+    assert unguarded_cuda_cells(_nb(guarded)) == []
+    assert unguarded_cuda_cells(_nb("#| cuda\nif torch.cuda.is_available() and n > 1:\n    pass")) == []
+    assert unguarded_cuda_cells(_nb("x = 1", "#| cuda\nx = torch.ones(1, device='cuda')")) == [1]
+    assert unguarded_cuda_cells(_nb(guarded + "\nprint(x)")) == [0]                   # a statement after the guard
+    assert unguarded_cuda_cells(_nb("#| cuda\nif torch.cuda.device_count() > 1:\n    pass")) == [0]
+    assert unguarded_cuda_cells(_nb("if torch.cuda.is_available(): pass\nx = 2")) == []   # not a cuda cell
