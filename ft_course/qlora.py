@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nf4 import (check_blocksize, check_finite, dequantize_nf4, dequantize_nf4_kernel, double_dequantize,
-                           quantize_nf4, _double_quantize, _quantize_nf4)
+from .nf4 import (_FLOATS, check_blocksize, check_finite, double_dequantize, quantize_nf4, _double_quantize,
+                           _quantize_nf4)
+from .nf4_kernel import dequantize_nf4, dequantize_nf4_kernel   # lesson 03a
 from .lora import LoRALinear, apply_lora, lora_modules, _output_layer_names  # lm_head stays as it is
 
 # %% ../nbs/04_qlora.ipynb #af5417f7
@@ -32,8 +33,6 @@ class _NF4Matmul(torch.autograd.Function):
         return grad_x, grad_bias, None
 
 # %% ../nbs/04_qlora.ipynb #e6360753
-_FLOATS = (torch.float32, torch.bfloat16, torch.float16)
-
 _SCRATCH = threading.local()
 
 def _scratch(n: int, dtype) -> torch.Tensor:
