@@ -5,21 +5,18 @@
 # %% auto #0
 __all__ = ['LORA_ALL', 'cosine_warmup', 'CosineWarmup', 'cosine_warmup_scheduler', 'param_groups', 'token_loss',
            'supervised_loss', 'cpu_bf16_probe', 'cpu_bf16_is_fast', 'freeze_to_bf16', 'restore_frozen',
-           'length_grouped_batches', 'CheckpointError', 'model_fingerprint', 'list_checkpoints', 'save_checkpoint',
-           'load_checkpoint', 'get_rng_state', 'set_rng_state', 'seed_everything', 'History', 'checkpointing_active',
-           'evaluate_loss', 'read_log', 'train', 'estimate_memory', 'track_memory', 'storage_bytes']
+           'length_grouped_batches', 'History', 'checkpointing_active', 'evaluate_loss', 'read_log', 'backward',
+           'clip_gradients', 'BatchStream', 'Run', 'Callback', 'fit', 'Evaluator', 'Recorder', 'Progress', 'StopAfter',
+           'Checkpointer', 'FastPath', 'train', 'estimate_memory', 'track_memory']
 
 # %% ../nbs/06_train.ipynb #ec7b159f
 import csv
-import hashlib
 import io
 import json
 import math
-import os
 import random
 import re
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +27,10 @@ from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
 from .models import atomic_write
+# lesson 06a builds the checkpoints; the training loop borrows them (see "Checkpoint and resume")
+from .checkpoint import (CheckpointError, _clean_leftovers, _fingerprint_mismatch, get_rng_state,
+                                  list_checkpoints, load_checkpoint, model_fingerprint, save_checkpoint,
+                                  seed_everything, set_rng_state)
 
 # %% ../nbs/06_train.ipynb #01a3a6bf
 def _check_schedule(warmup_steps, total_steps):
@@ -74,7 +75,8 @@ def cosine_warmup_scheduler(optimizer, warmup_steps, total_steps, num_cycles=0.5
 _NORM_NAME = re.compile(r"(?:^|[._])(?:layer_?norm|rms_?norm|norm|ln(?:_\w+)?)(?:$|\.)", re.I)
 
 def _is_norm(module) -> bool:
-    return isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.RMSNorm)) or "norm" in type(module).__name__.lower()
+    norms = (nn.LayerNorm, nn.GroupNorm, nn.BatchNorm1d, nn.RMSNorm)
+    return isinstance(module, norms) or "norm" in type(module).__name__.lower()
 
 def param_groups(model, weight_decay=0.0):
     "AdamW groups over trainable parameters: decay for weights, none for biases and normalisation weights."
@@ -97,7 +99,8 @@ def token_loss(logits, labels):
     if logits.shape[:2] != labels.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} disagree on (batch, sequence)")
     shifted = F.pad(labels[:, 1:], (0, 1), value=-100)
-    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100, reduction="sum")
+    loss = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), shifted.reshape(-1), ignore_index=-100,
+                           reduction="sum")
     return loss, int((shifted != -100).sum())
 
 # %% ../nbs/06_train.ipynb #c4822f7d
@@ -209,182 +212,6 @@ def length_grouped_batches(rows, batch_size, pad_id, seed=0, shuffle=True, bucke
     if shuffle: rng.shuffle(groups)
     return [collate([rows[j] for j in g], pad_id=pad_id) for g in groups]
 
-# %% ../nbs/06_train.ipynb #9afe1f65
-class CheckpointError(RuntimeError):
-    "A checkpoint that cannot be resumed: corrupt, truncated, or written for another model or configuration."
-
-def _frozen_digest(model) -> str:
-    "Cheap digest of the frozen weights (frozen parameters and buffers, e.g. packed NF4 weights): names, shapes, first values."
-    h = hashlib.sha256()
-    frozen = [(n, p) for n, p in model.named_parameters() if not p.requires_grad]
-    frozen += [(n, b) for n, b in model.named_buffers() if not re.search(r"running_|num_batches_tracked", n)]
-    for name, p in frozen:
-        h.update(f"{name}{tuple(p.shape)}{p.dtype}".encode())
-        try: h.update(p.data.reshape(-1)[:64].detach().to("cpu", torch.float64).numpy().tobytes())
-        except Exception: pass  # exotic tensor subclasses: names and shapes still count
-    return h.hexdigest()[:16]
-
-def model_fingerprint(model) -> dict:
-    "What a checkpoint must match: model class, trainable parameter names/shapes/dtypes, frozen-weight digest."
-    trainable = {n: [list(p.shape), str(p.dtype)] for n, p in model.named_parameters() if p.requires_grad}
-    return {"class": type(model).__name__, "trainable": trainable, "frozen": _frozen_digest(model)}
-
-def _fingerprint_mismatch(saved: dict, now: dict) -> list[str]:
-    problems = []
-    sm, nm = saved.get("model", {}), now.get("model", {})
-    if sm.get("class") != nm.get("class"): problems.append(f"model class {sm.get('class')} (checkpoint) vs {nm.get('class')} (now)")
-    st, nt = sm.get("trainable", {}), nm.get("trainable", {})
-    if st != nt:
-        missing, extra = sorted(set(st) - set(nt)), sorted(set(nt) - set(st))
-        changed = sorted(k for k in set(st) & set(nt) if st[k] != nt[k])
-        if missing: problems.append(f"trainable parameters only in the checkpoint: {missing[:3]}{' ...' if len(missing) > 3 else ''}")
-        if extra: problems.append(f"trainable parameters not in the checkpoint: {extra[:3]}{' ...' if len(extra) > 3 else ''}")
-        for k in changed[:3]: problems.append(f"{k}: {st[k]} (checkpoint) vs {nt[k]} (now)")
-    if sm.get("frozen") != nm.get("frozen"): problems.append("the frozen (base) weights differ from the ones the checkpoint was trained on")
-    ss, ns = saved.get("settings", {}), now.get("settings", {})
-    for k in sorted(set(ss) | set(ns)):
-        if ss.get(k) != ns.get(k): problems.append(f"setting {k}={ss.get(k)!r} (checkpoint) vs {ns.get(k)!r} (now)")
-    return problems
-
-# %% ../nbs/06_train.ipynb #a8261562
-_STEP_DIR = re.compile(r"^step-(\d{8})$")
-_OLD_DIR = re.compile(r"^\.old-(step-\d{8})$")   # the previous copy of a step being saved again
-
-def _sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""): h.update(chunk)
-    return h.hexdigest()
-
-def _fsync(path):
-    fd = os.open(path, os.O_RDONLY)
-    try: os.fsync(fd)
-    finally: os.close(fd)
-
-def list_checkpoints(checkpoint_dir) -> list[Path]:
-    "Complete checkpoints in `checkpoint_dir`, oldest first (unfinished temporary folders are ignored)."
-    d = Path(checkpoint_dir)
-    if not d.is_dir(): return []
-    return sorted(p for p in d.iterdir() if p.is_dir() and _STEP_DIR.match(p.name))
-
-def _clean_leftovers(d: Path):
-    "Undo what a killed save left: put back a swapped-out step whose new copy never arrived, delete temporary folders."
-    if not d.is_dir(): return
-    for p in d.iterdir():
-        m = _OLD_DIR.match(p.name)
-        if m and not (d / m.group(1)).exists(): os.replace(p, d / m.group(1))
-    for p in d.iterdir():
-        if p.name.startswith(".") and "-step-" in p.name: shutil.rmtree(p, ignore_errors=True)
-
-def _remove_dir(d: Path, p: Path):
-    "Delete a checkpoint folder atomically: rename it out of sight first, so a kill never leaves half of it."
-    junk = d / f".del-{p.name}"; os.replace(p, junk); shutil.rmtree(junk, ignore_errors=True)
-
-def save_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, state=None, fingerprint=None,
-                    keep=1) -> Path:
-    "Write trainable weights, optimizer, scheduler and `state` atomically to `checkpoint_dir/step-NNNNNNNN`."
-    state = dict(state or {})
-    step = int(state.get("step", 0))
-    d = Path(checkpoint_dir); d.mkdir(parents=True, exist_ok=True)
-    _clean_leftovers(d)
-    payload = {"trainable": {n: p.detach() for n, p in model.named_parameters() if p.requires_grad},
-               "optimizer": optimizer.state_dict() if optimizer is not None else None,
-               "scheduler": scheduler.state_dict() if scheduler is not None else None, "state": state}
-    tmp = Path(tempfile.mkdtemp(dir=d, prefix=".tmp-step-"))
-    try:
-        torch.save(payload, tmp / "state.pt")
-        meta = {"format": 1, "step": step, "sha256": _sha256(tmp / "state.pt"),
-                "fingerprint": fingerprint if fingerprint is not None else {"model": model_fingerprint(model)}}
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        for f in ("state.pt", "meta.json"): _fsync(tmp / f)
-        final = d / f"step-{step:08d}"
-        # the same step saved again (e.g. at the end of a resumed run): two renames; a kill between them leaves
-        # `.old-step-N` and no `step-N`, which `_clean_leftovers` renames back, so the old copy survives
-        old = d / f".old-{final.name}"
-        if final.exists(): os.replace(final, old)
-        os.replace(tmp, final); _fsync(d)
-        if old.exists(): shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    for p in list_checkpoints(d)[:-keep] if keep else []: _remove_dir(d, p)
-    return final
-
-def load_checkpoint(checkpoint_dir, model, optimizer=None, scheduler=None, fingerprint=None, map_location=None):
-    "Load the latest checkpoint into `model` (trainable weights), `optimizer`, `scheduler`: its `state`, or None."
-    _clean_leftovers(Path(checkpoint_dir))
-    ckpts = list_checkpoints(checkpoint_dir)
-    if not ckpts: return None
-    path = ckpts[-1]
-    try: meta = json.loads((path / "meta.json").read_text())
-    except (OSError, ValueError) as e:
-        raise CheckpointError(f"checkpoint {path} is unreadable: meta.json is missing or corrupt ({e}). "
-                              "Delete that folder to fall back to an earlier one, or start over with resume=False."
-                              ) from e
-    f = path / "state.pt"
-    if not f.is_file() or _sha256(f) != meta.get("sha256"):
-        raise CheckpointError(f"checkpoint {path} is corrupt or truncated: state.pt does not match the SHA-256 "
-                              "in meta.json. "
-                              "Delete that folder to fall back to an earlier one, or start over with resume=False.")
-    if fingerprint is not None:
-        problems = _fingerprint_mismatch(meta.get("fingerprint", {}), fingerprint)
-        if problems:
-            raise CheckpointError(f"checkpoint {path} was written for another model or configuration:\n  - "
-                                  + "\n  - ".join(problems) + "\nUse a different checkpoint_dir, restore the "
-                                  "original settings, or pass resume=False to start over.")
-    try: payload = torch.load(f, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise CheckpointError(f"checkpoint {path} could not be loaded ({type(e).__name__}: {e})") from e
-    params = dict(model.named_parameters())
-    # check everything before changing anything: a refused checkpoint leaves model, optimizer and scheduler as they were
-    bad = [f"'{n}' is not a parameter of the model" if n not in params else
-           f"{n}: shape {list(t.shape)} (checkpoint) vs {list(params[n].shape)} (model)"
-           for n, t in payload["trainable"].items() if n not in params or params[n].shape != t.shape]
-    if bad:
-        raise CheckpointError(f"checkpoint {path} does not fit this model:\n  - " + "\n  - ".join(bad[:5])
-                              + (f"\n  ... and {len(bad) - 5} more" if len(bad) > 5 else ""))
-    before = [(o, o.state_dict()) for o, k in ((optimizer, "optimizer"), (scheduler, "scheduler"))
-              if o is not None and payload[k] is not None]
-    try:
-        for o, k in ((optimizer, "optimizer"), (scheduler, "scheduler")):
-            if o is not None and payload[k] is not None: o.load_state_dict(payload[k])
-    except Exception as e:
-        for o, sd in before: o.load_state_dict(sd)
-        raise CheckpointError(f"checkpoint {path}: its optimizer or scheduler state does not fit "
-                              f"({type(e).__name__}: {e})") from e
-    with torch.no_grad():
-        for n, t in payload["trainable"].items(): params[n].copy_(t)
-    return payload["state"]
-
-# %% ../nbs/06_train.ipynb #571f28ec
-def get_rng_state() -> dict:
-    "Python, NumPy, torch CPU and CUDA random states."
-    s = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    try:
-        import numpy as np
-        kind, keys, pos, has_gauss, gauss = np.random.get_state()
-        s["numpy"] = [kind, torch.from_numpy(keys.astype("int64")), pos, has_gauss, gauss]
-    except ImportError: pass
-    if torch.cuda.is_available(): s["cuda"] = torch.cuda.get_rng_state_all()
-    return s
-
-def set_rng_state(s: dict):
-    "Restore states saved by `get_rng_state`."
-    v, st, g = s["python"]
-    random.setstate((v, tuple(st), g))
-    torch.set_rng_state(s["torch"])
-    if "numpy" in s:
-        import numpy as np
-        kind, keys, pos, has_gauss, gauss = s["numpy"]
-        np.random.set_state((kind, keys.numpy().astype("uint32"), pos, has_gauss, gauss))
-    if "cuda" in s and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s["cuda"])
-
-def seed_everything(seed: int):
-    "Seed Python, NumPy and torch (CPU and CUDA)."
-    random.seed(seed); torch.manual_seed(seed)
-    try:
-        import numpy as np; np.random.seed(seed)
-    except ImportError: pass
-
 # %% ../nbs/06_train.ipynb #91d23d6b
 @dataclass
 class History:
@@ -409,7 +236,9 @@ class History:
 
     def state(self) -> dict:
         "A plain-dict copy for checkpoints."
-        return {k: getattr(self, k) for k in ("rows", "evals", "total_steps", "best_eval_loss", "best_step", "stopped_early", "resumed_from", "stop_reason")}
+        keys = ("rows", "evals", "total_steps", "best_eval_loss", "best_step", "stopped_early", "resumed_from",
+                "stop_reason")
+        return {k: getattr(self, k) for k in keys}
 
     def plot(self, ax=None):
         "Training loss per step, validation loss at evaluations, learning rate on a second axis."
@@ -417,17 +246,21 @@ class History:
         ax = ax or plt.subplots(figsize=(7, 3.2))[1]
         ax.plot([r["step"] for r in self.rows], self.train_loss, label="train loss", lw=1)
         if self.evals: ax.plot([e["step"] for e in self.evals], self.eval_loss, "o-", label="validation loss")
-        if self.best_step is not None: ax.axvline(self.best_step, color="green", ls=":", lw=1, label=f"best (step {self.best_step})")
-        if self.resumed_from: ax.axvline(self.resumed_from, color="red", ls="--", lw=1, label=f"resumed at step {self.resumed_from}")
+        if self.best_step is not None:
+            ax.axvline(self.best_step, color="green", ls=":", lw=1, label=f"best (step {self.best_step})")
+        if self.resumed_from:
+            ax.axvline(self.resumed_from, color="red", ls="--", lw=1, label=f"resumed at step {self.resumed_from}")
         ax.set(xlabel="optimizer step", ylabel="loss")
-        ax2 = ax.twinx(); ax2.plot([r["step"] for r in self.rows], [r["lr"] for r in self.rows], color="grey", alpha=0.4, lw=1)
+        ax2 = ax.twinx()
+        ax2.plot([r["step"] for r in self.rows], [r["lr"] for r in self.rows], color="grey", alpha=0.4, lw=1)
         ax2.set_ylabel("learning rate", color="grey")
         ax.legend(fontsize=8)
         return ax
 
     def __repr__(self):
         ev = f", best eval {self.best_eval_loss:.4f} at step {self.best_step}" if self.evals else ""
-        return f"History({self.steps}/{self.total_steps} steps, final train loss {self.final_loss:.4f}{ev}{', stopped early' if self.stopped_early else ''})"
+        early = ", stopped early" if self.stopped_early else ""
+        return f"History({self.steps}/{self.total_steps} steps, final train loss {self.final_loss:.4f}{ev}{early})"
 
 # %% ../nbs/06_train.ipynb #dd1dd7aa
 def _autocast(device, bf16):
@@ -459,7 +292,8 @@ def _checkpointing(model, on: bool):
         if on: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         else: model.gradient_checkpointing_disable()
     else:
-        raise ValueError("gradient_checkpointing=True needs a transformers model (one with activation_checkpointing_enable)")
+        raise ValueError("gradient_checkpointing=True needs a transformers model "
+                         "(one with activation_checkpointing_enable)")
 
 def _to(batch, device):
     if not isinstance(batch, dict) or "input_ids" not in batch or "labels" not in batch:
@@ -498,7 +332,8 @@ def evaluate_loss(model, batches, bf16=False, device=None, loss_fn=None) -> floa
             total += s.item(); count += n
     finally:
         model.train(was_training)
-    if count == 0: raise ValueError("the evaluation batches contain no label tokens (all labels are -100 or there are no batches)")
+    if count == 0:
+        raise ValueError("the evaluation batches contain no label tokens (all labels are -100 or there are no batches)")
     return total / count
 
 # %% ../nbs/06_train.ipynb #e620bbcb
@@ -532,13 +367,258 @@ def read_log(path) -> list[dict]:
 def _total_steps(steps, epochs, n_batches, grad_accum):
     if (steps is None) == (epochs is None): raise ValueError("give exactly one of steps= or epochs=")
     if steps is not None:
-        if not isinstance(steps, int) or steps <= 0: raise ValueError(f"steps must be a positive integer; got {steps!r}")
+        if not isinstance(steps, int) or steps <= 0:
+            raise ValueError(f"steps must be a positive integer; got {steps!r}")
         return steps
-    if n_batches is None: raise ValueError("epochs= needs train_data with a length (a list or a DataLoader); pass steps= instead")
+    if n_batches is None:
+        raise ValueError("epochs= needs train_data with a length (a list or a DataLoader); pass steps= instead")
     if epochs <= 0: raise ValueError(f"epochs must be positive; got {epochs!r}")
     total = int(epochs * n_batches) // grad_accum
-    if total == 0: raise ValueError(f"{epochs} epoch(s) of {n_batches} batches with grad_accum={grad_accum} is less than one optimizer step")
+    if total == 0:
+        raise ValueError(f"{epochs} epoch(s) of {n_batches} batches with grad_accum={grad_accum} is less than one "
+                         "optimizer step")
     return total
+
+# %% ../nbs/06_train.ipynb #7c0e0002
+def backward(run, batches) -> tuple:
+    "Forward + backward over one step's micro-batches; the gradients are those of the mean loss: `(loss, tokens)`."
+    batches = [(i, _to(b, run.device)) for i, b in batches]
+    for i, b in batches: _check_ids(b, run.vocab, i)
+    # the mean is over the label tokens of the whole accumulated batch, counted before any forward pass;
+    # a loss_fn that counts otherwise (e.g. one label per row) is corrected after the backward passes
+    expected = max(1, sum(int((b["labels"][..., 1:] != -100).sum()) for _, b in batches))
+    scale = expected if run.world == 1 else run.reduce(expected) / run.world   # DDP averages over `world` ranks
+    loss_sum, n_tok = torch.zeros((), device=run.device), 0
+    for i, b in batches:
+        with _autocast(run.device, run.bf16):
+            s, n = run.loss_fn(run.model, b)
+        if n == 0:
+            raise ValueError(f"batch {i} (epoch {run.stream.epoch}) has no supervised tokens: every label is -100, "
+                             "so it cannot teach anything; drop it (a prompt longer than max_length does this)")
+        (s / scale).backward()
+        loss_sum += s.detach(); n_tok += n
+    if n_tok != expected:
+        for p in run.trainable:
+            if p.grad is not None: p.grad.mul_(expected / n_tok)
+    loss = run.reduce(loss_sum.item()) / run.reduce(n_tok)
+    if not math.isfinite(loss):
+        raise FloatingPointError(f"the training loss is {loss} at step {run.step + 1} (lr {run.lr:.3g}); the "
+                                 "weights were not updated. Check the data and the model's weights for "
+                                 "inf/nan, lower lr, keep max_grad_norm on, or use bf16 rather than fp16")
+    return loss, n_tok
+
+def clip_gradients(run) -> float:
+    "Clip the global gradient norm to `run.max_grad_norm` (None: measure only); refuse a non-finite norm."
+    norm = torch.nn.utils.clip_grad_norm_(run.trainable, run.max_grad_norm or float("inf"))
+    if hasattr(norm, "full_tensor"): norm = norm.full_tensor()   # FSDP (lesson 09): a sharded tensor
+    if not torch.isfinite(norm):
+        raise FloatingPointError(f"the gradient norm is {float(norm)} at step {run.step + 1} (lr {run.lr:.3g}, "
+                                 f"loss {run.loss:.4g}); the weights were not updated: lower lr, or use bf16 "
+                                 "rather than fp16")
+    return float(norm)
+
+# %% ../nbs/06_train.ipynb #7c0e0004
+class BatchStream:
+    "Micro-batches of `data`, epoch after epoch, with the position a checkpoint needs to replay the same order."
+    def __init__(self, data):
+        self.data, self.one_shot = data, iter(data) is data   # a generator runs once; a list or DataLoader again
+        self.micro = self.epoch = self.epoch_start = 0
+
+    def start(self, position=None):
+        "Open the data; from a checkpoint's `position`, replay its epoch's random order and skip what was used."
+        if position is None:
+            self.epoch_rng, self.it = get_rng_state(), iter(self.data); return
+        self.micro, self.epoch, self.epoch_start = position["micro"], position["epoch"], position["epoch_start"]
+        set_rng_state(position["epoch_rng"]); self.epoch_rng, self.it = position["epoch_rng"], iter(self.data)
+        for _ in range(self.micro - self.epoch_start): next(self.it)
+        set_rng_state(position["rng"])
+
+    def position(self) -> dict:
+        "What `start` needs to continue from here."
+        return dict(micro=self.micro, epoch=self.epoch, epoch_start=self.epoch_start, rng=get_rng_state(),
+                    epoch_rng=self.epoch_rng)
+
+    def next(self):
+        "The next `(index in its epoch, batch)`, or None when a one-shot iterator is exhausted."
+        try: b = next(self.it)
+        except StopIteration:
+            if self.one_shot: return None
+            self.epoch, self.epoch_start, self.epoch_rng = self.epoch + 1, self.micro, get_rng_state()
+            self.it = iter(self.data)
+            try: b = next(self.it)
+            except StopIteration:
+                raise ValueError("train_data yielded no batches in a new epoch: pass a list or DataLoader, "
+                                 "not a one-shot generator")
+        self.micro += 1
+        return self.micro - 1 - self.epoch_start, b
+
+    def take(self, n: int):
+        "`n` micro-batches for one optimizer step, or None when the data ran out first."
+        batches = [b for b in (self.next() for _ in range(n)) if b is not None]
+        return batches if len(batches) == n else None
+
+# %% ../nbs/06_train.ipynb #7c0e0006
+class Run:
+    "What one training run shares between the core loop and its pieces."
+    def __init__(self, model, data, optimizer, scheduler, total, grad_accum=1, max_grad_norm=None, bf16=False,
+                 device=None, loss_fn=None, reduce=None, world=1):
+        self.model, self.optimizer, self.scheduler, self.total = model, optimizer, scheduler, total
+        self.grad_accum, self.max_grad_norm, self.bf16 = grad_accum, max_grad_norm, bf16
+        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.loss_fn, self.reduce, self.world = loss_fn or supervised_loss, reduce or (lambda x: x), world
+        self.trainable = [p for g in optimizer.param_groups for p in g["params"]]
+        self.vocab, self.stream, self.hist = _vocab_size(model), BatchStream(data), History(total_steps=total)
+        self.step, self.stop, self.bad_evals, self.best_state = 0, False, 0, None
+        self.lr = self.loss = float("nan"); self.t0 = time.perf_counter()
+
+    def clock(self) -> float: return round(time.perf_counter() - self.t0, 3)
+
+class Callback:
+    "A piece of the training loop: it overrides the events it needs; lower `order` runs first."
+    order = 0
+    def before_fit(self, run): pass
+    def after_step(self, run): pass
+    def cleanup(self, run): pass        # always, even when the loop raised
+    def after_fit(self, run): pass      # only when the loop ended normally
+
+# %% ../nbs/06_train.ipynb #7c0e0007
+def fit(run, cbs=()) -> History:
+    "The core loop: one optimizer step per `grad_accum` micro-batches until `run.total` or a piece sets `run.stop`."
+    cbs = sorted(cbs, key=lambda cb: cb.order)
+    def event(name):
+        for cb in cbs: getattr(cb, name)(run)
+    try:
+        run.model.train(); event("before_fit")
+        while run.step < run.total and not run.stop:
+            batches = run.stream.take(run.grad_accum)
+            if batches is None:
+                run.hist.stop_reason = f"train_data ran out after {run.stream.micro} batches"; break
+            run.lr = run.scheduler.get_last_lr()[0]
+            run.loss, run.tokens = backward(run, batches)      # forward + backward of each micro-batch
+            run.grad_norm = clip_gradients(run)                 # refuses inf/nan before the weights change
+            run.optimizer.step(); run.scheduler.step(); run.optimizer.zero_grad(set_to_none=True)
+            run.step += 1
+            run.row = dict(step=run.step, epoch=run.stream.epoch, loss=run.loss, lr=run.lr, grad_norm=run.grad_norm,
+                           tokens=run.tokens, eval_loss=None, seconds=run.clock())
+            event("after_step")
+    finally:
+        event("cleanup")
+    event("after_fit")
+    return run.hist
+
+# %% ../nbs/06_train.ipynb #7c0e000b
+class Evaluator(Callback):
+    "Validation loss every `every` steps and at the end; early stopping after `patience` evaluations without a best."
+    order = 0
+    def __init__(self, data=None, every=None, patience=None, restore_best=False):
+        self.data, self.every, self.patience, self.restore_best = data, every, patience, restore_best
+
+    def _loss(self, run): return evaluate_loss(run.model, self.data, bf16=run.bf16, device=run.device,
+                                               loss_fn=run.loss_fn)
+
+    def after_step(self, run):
+        if self.data is None or not self.every or (run.step % self.every and run.step != run.total): return
+        h, ev = run.hist, self._loss(run)
+        run.row["eval_loss"] = ev; h.evals.append({"step": run.step, "eval_loss": ev})
+        if ev < h.best_eval_loss:
+            h.best_eval_loss, h.best_step, run.bad_evals = ev, run.step, 0
+            if self.restore_best:
+                run.best_state = {n: p.detach().to("cpu", copy=True)
+                                  for n, p in run.model.named_parameters() if p.requires_grad}
+        else:
+            run.bad_evals += 1
+            if self.patience is not None and run.bad_evals >= self.patience:
+                h.stopped_early, h.stop_reason, run.stop = True, f"no improvement in {self.patience} evaluations", True
+
+    def after_fit(self, run):
+        if self.restore_best and run.best_state is not None:
+            with torch.no_grad():
+                params = dict(run.model.named_parameters())
+                for n, t in run.best_state.items(): params[n].copy_(t)
+        if self.data is not None and not run.hist.evals and not run.hist.stop_reason:
+            run.hist.evals.append({"step": run.step, "eval_loss": self._loss(run)})
+
+# %% ../nbs/06_train.ipynb #7c0e000d
+class Recorder(Callback):
+    "Each step's row into the `History` and, when `log_path` is given, appended to a .csv or .jsonl log."
+    order = 10
+    def __init__(self, log_path=None): self.log_path = log_path
+
+    def before_fit(self, run):
+        rows = run.hist.rows
+        run.t0 = time.perf_counter() - (rows[-1]["seconds"] if rows else 0.0)   # a resumed run's clock goes on
+        if self.log_path is not None: _write_log(self.log_path, rows)
+
+    def after_step(self, run):
+        run.hist.rows.append(run.row)
+        if self.log_path is not None: _write_log(self.log_path, [run.row], append=True)
+
+class Progress(Callback):
+    "A progress bar over optimizer steps showing the loss and the learning rate."
+    order = 20
+    def __init__(self, show=True, desc="train"): self.show, self.desc, self.bar = show, desc, None
+
+    def before_fit(self, run):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=run.total, initial=run.step, disable=not self.show, desc=self.desc, leave=False)
+
+    def after_step(self, run): self.bar.update(1); self.bar.set_postfix(loss=f"{run.loss:.4f}", lr=f"{run.lr:.2e}")
+
+    def cleanup(self, run):
+        if self.bar is not None: self.bar.close()
+
+class StopAfter(Callback):
+    "Stop after `steps` optimizer steps (a checkpoint is written there): an interruption on purpose."
+    order = 30
+    def __init__(self, steps=None): self.steps = steps
+
+    def after_step(self, run):
+        if self.steps is not None and self.steps <= run.step < run.total:
+            run.hist.stop_reason, run.stop = f"stop_after={self.steps}", True
+
+# %% ../nbs/06_train.ipynb #7c0e000f
+class Checkpointer(Callback):
+    "Atomic checkpoints (lesson 06a) every `every` steps, at the end and on a stop; `resume` loads the latest."
+    order = 40
+    def __init__(self, checkpoint_dir=None, every=1, keep=1, fingerprint=None):
+        self.dir, self.every, self.keep, self.fingerprint = checkpoint_dir, every, keep, fingerprint
+        self.position = None
+
+    def resume(self, run, resume=True) -> bool:
+        "Load the latest checkpoint into `run` (True); with `resume=False` delete the old ones (False)."
+        if self.dir is None: return False
+        _clean_leftovers(Path(self.dir))   # left by a kill mid-save
+        if not resume:
+            for old in list_checkpoints(self.dir): shutil.rmtree(old)   # resume=False: start over for real
+            return False
+        st = load_checkpoint(self.dir, run.model, run.optimizer, run.scheduler, self.fingerprint,
+                             map_location=run.device)
+        if st is None: return False
+        run.step, run.bad_evals, run.best_state, self.position = st["step"], st["bad_evals"], st.get("best_state"), st
+        for k, v in st["history"].items(): setattr(run.hist, k, v)
+        run.hist.resumed_from = run.step
+        return True
+
+    def after_step(self, run):
+        if self.dir is None or not (run.step % self.every == 0 or run.step == run.total or run.stop): return
+        st = dict(step=run.step, bad_evals=run.bad_evals, history=run.hist.state(), best_state=run.best_state,
+                  **run.stream.position())
+        save_checkpoint(self.dir, run.model, run.optimizer, run.scheduler, st, self.fingerprint, keep=self.keep)
+
+# %% ../nbs/06_train.ipynb #7c0e0011
+class FastPath(Callback):
+    "For the run: gradient checkpointing on, and under bf16 a bfloat16 frozen base; both undone in `cleanup`."
+    order = 50
+    def __init__(self, gradient_checkpointing=False):
+        self.gc, self.switched, self.frozen = gradient_checkpointing, False, {}
+
+    def before_fit(self, run):
+        if self.gc and not checkpointing_active(run.model): _checkpointing(run.model, True); self.switched = True
+        if run.bf16: self.frozen = freeze_to_bf16(run.model)   # LoRA/QLoRA: frozen base in bf16; full FT: nothing
+
+    def cleanup(self, run):
+        if self.switched: _checkpointing(run.model, False); self.switched = False
+        restore_frozen(run.model, self.frozen); self.frozen = {}
 
 # %% ../nbs/06_train.ipynb #a343cf06
 def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0, warmup_ratio=None, min_lr_ratio=0.0,
@@ -546,17 +626,17 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
           eval_data=None, eval_every=None, patience=None, restore_best=False, bf16="auto", gradient_checkpointing=False,
           log_path=None, checkpoint_dir=None, save_every=None, keep=1, resume=True, stop_after=None, seed=0,
           progress=True, device=None, loss_fn=None) -> History:
-    "Train the trainable parameters of a causal LM with AdamW + cosine warmup; resumable, see the lesson for every option."
-    from tqdm.auto import tqdm
+    "Train the trainable parameters of a causal LM with AdamW + cosine warmup; resumable (see the lesson)."
     _check_lr(lr)
-    if not isinstance(grad_accum, int) or grad_accum < 1: raise ValueError(f"grad_accum must be an integer >= 1; got {grad_accum!r}")
-    if max_grad_norm is not None and max_grad_norm <= 0: raise ValueError(f"max_grad_norm must be positive or None; got {max_grad_norm!r}")
+    if not isinstance(grad_accum, int) or grad_accum < 1:
+        raise ValueError(f"grad_accum must be an integer >= 1; got {grad_accum!r}")
+    if max_grad_norm is not None and max_grad_norm <= 0:
+        raise ValueError(f"max_grad_norm must be positive or None; got {max_grad_norm!r}")
     if patience is not None and (eval_data is None or not eval_every):
         raise ValueError("early stopping (patience=) needs eval_data= and eval_every=")
     if eval_every is not None and eval_every < 1: raise ValueError(f"eval_every must be >= 1; got {eval_every!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    use_bf16, loss_fn, vocab = _resolve_bf16(bf16, device), loss_fn or supervised_loss, _vocab_size(model)
-    is_iterator = iter(train_data) is train_data
+    use_bf16 = _resolve_bf16(bf16, device)
     n_batches = len(train_data) if hasattr(train_data, "__len__") else None
     if n_batches == 0: raise ValueError("train_data is empty")
     total = _total_steps(steps, epochs, n_batches, grad_accum)
@@ -564,134 +644,24 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
         if not 0 <= warmup_ratio < 1: raise ValueError(f"warmup_ratio must be in [0, 1); got {warmup_ratio}")
         warmup_steps = math.ceil(warmup_ratio * total)
     _check_schedule(warmup_steps, total)
-    save_every = save_every or max(1, total // 10)
-
     optimizer = torch.optim.AdamW(param_groups(model, weight_decay), lr=lr, betas=tuple(betas), eps=eps)
-    scheduler = cosine_warmup_scheduler(optimizer, warmup_steps, total, num_cycles=num_cycles, min_lr_ratio=min_lr_ratio)
-    trainable = [p for g in optimizer.param_groups for p in g["params"]]
-    settings = dict(total_steps=total, warmup_steps=warmup_steps, lr=lr, min_lr_ratio=min_lr_ratio, num_cycles=num_cycles,
-                    weight_decay=weight_decay, betas=list(betas), eps=eps, grad_accum=grad_accum, max_grad_norm=max_grad_norm,
-                    seed=seed, bf16=use_bf16, batches_per_epoch=n_batches)
+    scheduler = cosine_warmup_scheduler(optimizer, warmup_steps, total, num_cycles=num_cycles,
+                                        min_lr_ratio=min_lr_ratio)
+    settings = dict(total_steps=total, warmup_steps=warmup_steps, lr=lr, min_lr_ratio=min_lr_ratio,
+                    num_cycles=num_cycles, weight_decay=weight_decay, betas=list(betas), eps=eps, grad_accum=grad_accum,
+                    max_grad_norm=max_grad_norm, seed=seed, bf16=use_bf16, batches_per_epoch=n_batches)
     fingerprint = json.loads(json.dumps({"model": model_fingerprint(model), "settings": settings}))
-
-    hist, step, micro, epoch, epoch_start = History(total_steps=total), 0, 0, 0, 0
-    bad_evals, best_state, state = 0, None, None
-    if checkpoint_dir is not None:
-        _clean_leftovers(Path(checkpoint_dir))  # left by a kill mid-save
-        if not resume:
-            for old in list_checkpoints(checkpoint_dir): shutil.rmtree(old)   # resume=False: start over for real
-    if checkpoint_dir is not None and resume:
-        state = load_checkpoint(checkpoint_dir, model, optimizer, scheduler, fingerprint, map_location=device)
-    if state is not None:
-        step, micro, epoch, epoch_start, bad_evals = state["step"], state["micro"], state["epoch"], state["epoch_start"], state["bad_evals"]
-        for k, v in state["history"].items(): setattr(hist, k, v)
-        hist.resumed_from, best_state = step, state.get("best_state")
-        if hist.stopped_early: return hist          # it already ended on early stopping: nothing to continue
-        hist.stop_reason = ""
-        # replay the data order: random state at the start of this epoch, a fresh iterator, skip what was used
-        set_rng_state(state["epoch_rng"]); epoch_rng = state["epoch_rng"]
-        it = iter(train_data)
-        for _ in range(micro - epoch_start): next(it)
-        set_rng_state(state["rng"])
+    run = Run(model, train_data, optimizer, scheduler, total, grad_accum, max_grad_norm, use_bf16, device, loss_fn)
+    ckpt = Checkpointer(checkpoint_dir, save_every or max(1, total // 10), keep, fingerprint)
+    if ckpt.resume(run, resume):
+        if run.hist.stopped_early: return run.hist        # it already ended on early stopping: nothing to continue
+        run.hist.stop_reason = ""
+        run.stream.start(ckpt.position)                   # replay the data order to where it stopped
     else:
         if seed is not None: seed_everything(seed)
-        epoch_rng = get_rng_state(); it = iter(train_data)
-    if log_path is not None: _write_log(log_path, hist.rows)
-
-    def next_batch():
-        "The next `(index in its epoch, batch)`, or None when a one-shot iterator is exhausted."
-        nonlocal it, micro, epoch, epoch_start, epoch_rng
-        try: b = next(it)
-        except StopIteration:
-            if is_iterator: return None
-            epoch, epoch_start, epoch_rng = epoch + 1, micro, get_rng_state()
-            it = iter(train_data)
-            try: b = next(it)
-            except StopIteration: raise ValueError("train_data yielded no batches in a new epoch: pass a list or DataLoader, not a one-shot generator")
-        micro += 1
-        return micro - 1 - epoch_start, b
-
-    def checkpoint():
-        if checkpoint_dir is None: return
-        st = dict(step=step, micro=micro, epoch=epoch, epoch_start=epoch_start, bad_evals=bad_evals, history=hist.state(),
-                  rng=get_rng_state(), epoch_rng=epoch_rng, best_state=best_state)
-        save_checkpoint(checkpoint_dir, model, optimizer, scheduler, st, fingerprint, keep=keep)
-
-    ckpt_enabled_here, frozen_fp32 = False, {}
-    if gradient_checkpointing and not checkpointing_active(model):
-        _checkpointing(model, True); ckpt_enabled_here = True
-    model.train()
-    t0 = time.perf_counter() - (hist.rows[-1]["seconds"] if hist.rows else 0.0)
-    bar = tqdm(total=total, initial=step, disable=not progress, desc="train", leave=False)
-    try:
-        if use_bf16: frozen_fp32 = freeze_to_bf16(model)    # LoRA/QLoRA: frozen base in bf16; full FT: nothing frozen
-        while step < total:
-            batches = [b for b in (next_batch() for _ in range(grad_accum)) if b is not None]
-            if len(batches) < grad_accum:
-                hist.stop_reason = f"train_data ran out after {micro} batches"; break
-            batches = [(i, _to(b, device)) for i, b in batches]
-            for i, b in batches: _check_ids(b, vocab, i)
-            lr_now = scheduler.get_last_lr()[0]
-            # the mean is over the label tokens of the whole accumulated batch, counted before any forward pass;
-            # a loss_fn that counts otherwise (e.g. one label per row) is corrected after the backward passes
-            expected = max(1, sum(int((b["labels"][..., 1:] != -100).sum()) for _, b in batches))
-            loss_sum, n_tok = torch.zeros((), device=device), 0
-            for i, b in batches:
-                with _autocast(device, use_bf16):
-                    s, n = loss_fn(model, b)
-                if n == 0:
-                    raise ValueError(f"batch {i} (epoch {epoch}) has no supervised tokens: every label is -100, so it "
-                                     "cannot teach anything; drop it (a prompt longer than max_length does this)")
-                (s / expected).backward()
-                loss_sum += s.detach(); n_tok += n
-            if n_tok != expected:
-                for p in trainable:
-                    if p.grad is not None: p.grad.mul_(expected / n_tok)
-            loss = loss_sum.item() / n_tok
-            if not math.isfinite(loss):
-                raise FloatingPointError(f"the training loss is {loss} at step {step + 1} (lr {lr_now:.3g}); the "
-                                         "weights were not updated. Check the data and the model's weights for "
-                                         "inf/nan, lower lr, keep max_grad_norm on, or use bf16 rather than fp16")
-            grad_norm = torch.nn.utils.clip_grad_norm_(trainable, max_grad_norm if max_grad_norm else float("inf"))
-            if not torch.isfinite(grad_norm):
-                raise FloatingPointError(f"the gradient norm is {float(grad_norm)} at step {step + 1} "
-                                         f"(lr {lr_now:.3g}, loss {loss:.4g}); the weights were not updated: "
-                                         "lower lr, or use bf16 rather than fp16")
-            optimizer.step(); scheduler.step(); optimizer.zero_grad(set_to_none=True)
-            step += 1
-            row = dict(step=step, epoch=epoch, loss=loss, lr=lr_now, grad_norm=float(grad_norm), tokens=n_tok,
-                       eval_loss=None, seconds=round(time.perf_counter() - t0, 3))
-            stop = False
-            if eval_data is not None and eval_every and (step % eval_every == 0 or step == total):
-                ev = evaluate_loss(model, eval_data, bf16=use_bf16, device=device, loss_fn=loss_fn)
-                row["eval_loss"] = ev
-                hist.evals.append({"step": step, "eval_loss": ev})
-                if ev < hist.best_eval_loss:
-                    hist.best_eval_loss, hist.best_step, bad_evals = ev, step, 0
-                    if restore_best: best_state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
-                else:
-                    bad_evals += 1
-                    if patience is not None and bad_evals >= patience:
-                        hist.stopped_early, hist.stop_reason, stop = True, f"no improvement in {patience} evaluations", True
-            hist.rows.append(row)
-            if log_path is not None: _write_log(log_path, [row], append=True)
-            bar.update(1); bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr_now:.2e}")
-            if stop_after is not None and step >= stop_after and step < total:
-                hist.stop_reason = f"stop_after={stop_after}"; stop = True
-            if step % save_every == 0 or step == total or stop: checkpoint()
-            if stop: break
-    finally:
-        bar.close()
-        if ckpt_enabled_here: _checkpointing(model, False)
-        restore_frozen(model, frozen_fp32)
-    if restore_best and best_state is not None:
-        with torch.no_grad():
-            params = dict(model.named_parameters())
-            for n, t in best_state.items(): params[n].copy_(t)
-    if eval_data is not None and not hist.evals and not hist.stop_reason:
-        ev = evaluate_loss(model, eval_data, bf16=use_bf16, device=device, loss_fn=loss_fn)
-        hist.evals.append({"step": step, "eval_loss": ev})
-    return hist
+        run.stream.start()
+    return fit(run, [Evaluator(eval_data, eval_every, patience, restore_best), Recorder(log_path),
+                     Progress(progress), StopAfter(stop_after), ckpt, FastPath(gradient_checkpointing)])
 
 # %% ../nbs/06_train.ipynb #584070ab
 LORA_ALL = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -756,7 +726,7 @@ def estimate_memory(model_or_config, method="full", batch_size=1, seq_len=512, d
 
 # %% ../nbs/06_train.ipynb #db399544
 class track_memory:
-    "Context manager counting live tensor-storage bytes created inside it and their peak (`.peak`), like CUDA's allocator counter."
+    "Counts live tensor-storage bytes created inside it and their peak (`.peak`), like CUDA's allocator counter."
     def __init__(self):
         import weakref
         from torch.utils._python_dispatch import TorchDispatchMode
@@ -766,7 +736,8 @@ class track_memory:
         class _Mode(TorchDispatchMode):
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 out = func(*args, **(kwargs or {}))
-                inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
+                inputs = {t.untyped_storage()._cdata for t in tree_flatten((args, kwargs))[0]
+                          if isinstance(t, torch.Tensor)}
                 for t in tree_flatten(out)[0]:
                     if not isinstance(t, torch.Tensor) or t.device.type == "meta": continue
                     st = t.untyped_storage(); key = st._cdata
@@ -781,8 +752,5 @@ class track_memory:
     def __enter__(self): self._mode.__enter__(); return self
     def __exit__(self, *exc): return self._mode.__exit__(*exc)
 
-def storage_bytes(model) -> int:
-    "Bytes of the parameters and buffers of `model`, each storage counted once."
-    seen = {}
-    for t in list(model.parameters()) + list(model.buffers()): seen[t.untyped_storage()._cdata] = t.untyped_storage().nbytes()
-    return sum(seen.values())
+# weights' bytes, each storage counted once: we borrow lesson 04's `model_memory_bytes` (the old name stays)
+from .qlora import model_memory_bytes as storage_bytes
