@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 # %% ../nbs/12_pitfalls.ipynb #94b89751
 def smoothed_loss(epsilon: float):
-    "A `train(loss_fn=...)` loss: summed next-token cross-entropy with label smoothing `epsilon`, at supervised positions."
+    "A `train(loss_fn=...)` loss: summed next-token cross-entropy, label smoothing `epsilon`, supervised positions."
     if not isinstance(epsilon, (int, float)) or not 0 <= epsilon < 1:
         raise ValueError(f"smoothed_loss: epsilon must be a number in [0, 1); got {epsilon!r}")
     def loss_fn(model, batch):
