@@ -20,10 +20,11 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from torch.optim.lr_scheduler import LambdaLR
 
 from .models import atomic_write, pick_device, tiny_llama
-from .train import token_loss   # lesson 06: (sum of token losses, number of labelled tokens)
+# lesson 06: the training loop `fit`, its pieces, and the token-sum loss
+from .train import Progress, Recorder, Run, fit, token_loss
 
 # %% ../nbs/09_distributed.ipynb #d0d4b6e9
 STAGES = {"ddp": 0, "zero1": 1, "zero2": 2, "zero3": 3, "fsdp": 3, "fsdp_shard_grad_op": 2, "fsdp_no_shard": 0}
@@ -46,17 +47,22 @@ def memory_parts(breakdown) -> dict:
 
 def _stage(stage) -> int:
     if isinstance(stage, str):
-        if stage.lower() not in STAGES: raise ValueError(f"Unknown strategy {stage!r}; expected one of {sorted(STAGES)} or 0-3")
+        if stage.lower() not in STAGES:
+            raise ValueError(f"Unknown strategy {stage!r}; expected one of {sorted(STAGES)} or 0-3")
         return STAGES[stage.lower()]
-    if stage not in (0, 1, 2, 3): raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3 (or a name in {sorted(STAGES)}); got {stage!r}")
+    if stage not in (0, 1, 2, 3):
+        raise ValueError(f"ZeRO stage must be 0, 1, 2 or 3 (or a name in {sorted(STAGES)}); got {stage!r}")
     return stage
 
 # %% ../nbs/09_distributed.ipynb #06e012de
-def shard_memory(breakdown, stage, world_size: int, offload_optimizer: bool = False, offload_params: bool = False) -> dict:
+def shard_memory(breakdown, stage, world_size: int, offload_optimizer: bool = False,
+                 offload_params: bool = False) -> dict:
     "Bytes per device (and per-rank CPU bytes when offloading) for a ZeRO stage / strategy over `world_size` devices."
     stage, parts = _stage(stage), memory_parts(breakdown)
-    if not isinstance(world_size, int) or world_size < 1: raise ValueError(f"world_size must be an integer >= 1, got {world_size!r}")
-    if offload_params and stage < 3: raise ValueError(f"offload_params needs sharded weights (stage 3 / FSDP); got stage {stage}")
+    if not isinstance(world_size, int) or world_size < 1:
+        raise ValueError(f"world_size must be an integer >= 1, got {world_size!r}")
+    if offload_params and stage < 3:
+        raise ValueError(f"offload_params needs sharded weights (stage 3 / FSDP); got stage {stage}")
     n = world_size
     gpu = {"weights": parts["weights"] / (n if stage >= 3 else 1),
            "gradients": parts["gradients"] / (n if stage >= 2 else 1),
@@ -83,7 +89,8 @@ def init_distributed(backend: str | None = None):
     "Join the process group that torchrun describes in the environment; returns `(rank, world_size, device)`."
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ: return 0, 1, pick_device()
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
-    if backend not in (None, "gloo", "nccl"): raise ValueError(f"backend must be 'gloo', 'nccl' or None, got {backend!r}")
+    if backend not in (None, "gloo", "nccl"):
+        raise ValueError(f"backend must be 'gloo', 'nccl' or None, got {backend!r}")
     use_cuda = torch.cuda.is_available() and backend != "gloo"
     if backend == "nccl" and not use_cuda: raise RuntimeError("backend 'nccl' needs CUDA GPUs; use 'gloo' on CPU")
     device = torch.device("cuda", local) if use_cuda else torch.device("cpu")
@@ -94,7 +101,8 @@ def init_distributed(backend: str | None = None):
     return rank, world, device
 
 # %% ../nbs/09_distributed.ipynb #301793fc
-def synthetic_batches(steps: int, global_batch: int = 8, seq_len: int = 32, vocab_used: int = 512, seed: int = 0) -> list:
+def synthetic_batches(steps: int, global_batch: int = 8, seq_len: int = 32, vocab_used: int = 512,
+                      seed: int = 0) -> list:
     "Seeded random token batches with a masked prompt of random length in each row."
     g = torch.Generator().manual_seed(seed)
     batches = []
@@ -111,7 +119,8 @@ def course_batches(task: str, tokenizer, steps: int, global_batch: int = 8, seq_
     from ft_course.data import collate, tokenize_chats   # lesson 05
     rows, _ = tokenize_chats(load_task(task, "train"), tokenizer, max_length=seq_len)
     g = torch.Generator().manual_seed(seed)
-    order = torch.cat([torch.randperm(len(rows), generator=g) for _ in range(steps * global_batch // len(rows) + 1)]).tolist()
+    epochs = steps * global_batch // len(rows) + 1
+    order = torch.cat([torch.randperm(len(rows), generator=g) for _ in range(epochs)]).tolist()
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return [collate([rows[i] for i in order[s * global_batch:(s + 1) * global_batch]], pad) for s in range(steps)]
 
@@ -122,13 +131,16 @@ def wrap_model(model: nn.Module, strategy: str, device: torch.device) -> nn.Modu
     "Wrap `model` for data parallelism: 'ddp' (DistributedDataParallel), 'fsdp' (FSDP2 per decoder layer) or 'none'."
     if strategy not in STRATEGIES: raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     if strategy == "none": return model
-    if not dist.is_initialized(): raise RuntimeError(f"strategy {strategy!r} needs a process group: launch with torchrun")
+    if not dist.is_initialized():
+        raise RuntimeError(f"strategy {strategy!r} needs a process group: launch with torchrun")
     if strategy == "ddp":
         from torch.nn.parallel import DistributedDataParallel as DDP
         return DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     from torch.distributed.device_mesh import init_device_mesh
     try: from torch.distributed.fsdp import fully_shard
-    except ImportError: raise RuntimeError(f"strategy 'fsdp' uses FSDP2 (fully_shard), which needs torch >= 2.6; this is torch {torch.__version__}") from None
+    except ImportError:
+        raise RuntimeError(f"strategy 'fsdp' uses FSDP2 (fully_shard), which needs torch >= 2.6; "
+                           f"this is torch {torch.__version__}") from None
     mesh = init_device_mesh(device.type, (dist.get_world_size(),))
     for module in model.modules():
         if type(module).__name__.endswith("DecoderLayer"): fully_shard(module, mesh=mesh)
@@ -142,6 +154,18 @@ def full_state_dict(model: nn.Module) -> dict:
             for k, v in model.state_dict().items()}
 
 # %% ../nbs/09_distributed.ipynb #688a2bb3
+def _wrapped_loss(model, batch):
+    "Token-sum loss on the full logits, through the wrapper's forward so the DDP/FSDP hooks run."
+    out = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"))
+    return token_loss(out.logits, batch["labels"])
+
+def _sum_over_ranks(device):
+    "A `reduce` for `Run`: the sum of a number over all ranks."
+    def reduce(x):
+        t = torch.tensor(float(x), dtype=torch.float64, device=device); dist.all_reduce(t)
+        return t.item()
+    return reduce
+
 def train_distributed(model, batches, strategy: str = "ddp", lr: float = 1e-3, weight_decay: float = 0.0,
                       max_grad_norm: float | None = 1.0, bf16: bool = False, progress: bool = True):
     "Train `model` data-parallel on `batches` (global batches, sliced per rank); returns `(model, losses)`."
@@ -151,25 +175,19 @@ def train_distributed(model, batches, strategy: str = "ddp", lr: float = 1e-3, w
     params = [p for p in model.parameters() if p.requires_grad]
     if not params: raise ValueError("the model has no trainable parameters")
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
-    losses = []
-    for batch in tqdm(batches, desc=f"{strategy} × {world}", disable=rank != 0 or not progress):
-        local = {k: v.to(device) for k, v in shard_batch(batch, rank, world).items()}
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=local["input_ids"], attention_mask=local.get("attention_mask")).logits
-        loss_sum, count = token_loss(logits, local["labels"])
-        stats = torch.stack([loss_sum.detach(), torch.tensor(float(count), device=device)])
-        if world > 1: dist.all_reduce(stats)   # global loss sum and token count
-        (loss_sum * world / stats[1].clamp(min=1)).backward()   # gradient averaging divides `world` back out
-        if max_grad_norm: torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
-        opt.step(); opt.zero_grad(set_to_none=True)
-        losses.append((stats[0] / stats[1].clamp(min=1)).item())
-    return model, losses
+    run = Run(model, [shard_batch(b, rank, world) for b in batches], opt, LambdaLR(opt, lambda step: 1.0),
+              total=len(batches), max_grad_norm=max_grad_norm, bf16=bf16, device=device, loss_fn=_wrapped_loss,
+              reduce=_sum_over_ranks(device) if world > 1 else None, world=world)
+    run.stream.start()
+    hist = fit(run, [Recorder(), Progress(progress and rank == 0, desc=f"{strategy} × {world}")])
+    return model, hist.train_loss
 
 # %% ../nbs/09_distributed.ipynb #33eab455
 def save_state(state: dict, path, metadata: dict | None = None):
     "Write a state dict to a safetensors file atomically; `metadata` is stored as JSON strings."
     from safetensors.torch import save   # the same bytes `save_file` writes, returned in memory
-    data = save({k: v.contiguous() for k, v in state.items()}, metadata={k: json.dumps(v) for k, v in (metadata or {}).items()})
+    data = save({k: v.contiguous() for k, v in state.items()},
+                metadata={k: json.dumps(v) for k, v in (metadata or {}).items()})
     return atomic_write(path, data)
 
 def load_state(path) -> tuple:
@@ -189,8 +207,9 @@ def _build_model(name: str, seed: int):
         return load_smollm2()
     raise ValueError(f"model must be 'tiny' or 'smollm2', got {name!r}")
 
-def run_training(model: str = "tiny", mode: str = "full", strategy: str = "ddp", steps: int = 4, global_batch: int = 8,
-                 seq_len: int = 32, lr: float = 1e-3, seed: int = 0, task: str | None = None, r: int = 8, alpha: int = 16,
+def run_training(model: str = "tiny", mode: str = "full", strategy: str = "ddp", steps: int = 4,
+                 global_batch: int = 8, seq_len: int = 32, lr: float = 1e-3, seed: int = 0, task: str | None = None,
+                 r: int = 8, alpha: int = 16,
                  target_modules=("q_proj", "v_proj"), max_grad_norm: float | None = 1.0, bf16: bool = False,
                  backend: str | None = None, out=None, progress: bool = True) -> dict:
     "Train on 1 process or under torchrun; returns `{'state', 'losses', 'world_size'}` and rank 0 saves to `out`."
@@ -212,10 +231,12 @@ def run_training(model: str = "tiny", mode: str = "full", strategy: str = "ddp",
                 from ft_course.models import load_smollm2_tokenizer
                 tokenizer = load_smollm2_tokenizer()
             batches = course_batches(task, tokenizer, steps, global_batch, seq_len, seed=seed)
-        net, losses = train_distributed(net, batches, strategy, lr=lr, max_grad_norm=max_grad_norm, bf16=bf16, progress=progress)
+        net, losses = train_distributed(net, batches, strategy, lr=lr, max_grad_norm=max_grad_norm, bf16=bf16,
+                                        progress=progress)
         state = full_state_dict(net)
         if rank == 0 and out is not None:
-            save_state(state, out, {"losses": losses, "world_size": world, "strategy": strategy, "mode": mode, "model": model})
+            save_state(state, out, {"losses": losses, "world_size": world, "strategy": strategy, "mode": mode,
+                                    "model": model})
         if world > 1: dist.barrier()
         return {"state": state, "losses": losses, "world_size": world}
     finally:
@@ -224,7 +245,8 @@ def run_training(model: str = "tiny", mode: str = "full", strategy: str = "ddp",
 # %% ../nbs/09_distributed.ipynb #a09f2b8e
 def main(argv=None):
     "Command line: `torchrun --nproc_per_node=N -m ft_course.distributed [flags]` (or plain `python -m`)."
-    p = argparse.ArgumentParser(prog="python -m ft_course.distributed", description="Data-parallel fine-tuning (DDP / FSDP).")
+    p = argparse.ArgumentParser(prog="python -m ft_course.distributed",
+                                description="Data-parallel fine-tuning (DDP / FSDP).")
     p.add_argument("--model", default="tiny", choices=["tiny", "smollm2"])
     p.add_argument("--mode", default="full", choices=["full", "lora"])
     p.add_argument("--strategy", default="ddp", choices=list(STRATEGIES))
@@ -249,7 +271,8 @@ def main(argv=None):
                        target_modules=tuple(a.target_modules.split(",")), max_grad_norm=a.max_grad_norm or None,
                        bf16=a.bf16, backend=a.backend, out=a.out)
     if int(os.environ.get("RANK", 0)) == 0:
-        print(json.dumps({"world_size": res["world_size"], "losses": [round(x, 4) for x in res["losses"]], "out": a.out}))
+        losses = [round(x, 4) for x in res["losses"]]
+        print(json.dumps({"world_size": res["world_size"], "losses": losses, "out": a.out}))
     return res
 
 # %% ../nbs/09_distributed.ipynb #03ef13dd
@@ -264,10 +287,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 def torchrun_command(nproc: int, args=(), port: int | None = None) -> list:
     "The `torchrun` command line (as a list) that runs `python -m ft_course.distributed` on `nproc` local processes."
     return [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--nnodes=1",
-            "--master_addr=127.0.0.1", f"--master_port={port or free_port()}", "-m", "ft_course.distributed", *map(str, args)]
+            "--master_addr=127.0.0.1", f"--master_port={port or free_port()}", "-m", "ft_course.distributed",
+            *map(str, args)]
 
 def launch(nproc: int, args=(), threads: int = 1, timeout: float = 600) -> str:
-    "Run `ft_course.distributed` on `nproc` local processes with torchrun; returns its output, raises with it on failure."
+    "Run `ft_course.distributed` on `nproc` local processes with torchrun; its output, or an error holding it."
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.run(torchrun_command(nproc, args), env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
