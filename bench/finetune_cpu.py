@@ -1,8 +1,9 @@
 """The capstone's LoRA fine-tune on SmolLM2 with ft_course's fast CPU path vs peft + transformers.Trainer.
 
 Both sides get the same model (SmolLM2-135M-Instruct, fp32), the same LoRA (r=16, alpha=32, every linear layer of
-the decoder, no dropout), the same batches in the same order (8 extraction examples each, prompt masked, padded per
-batch), lr 1e-3 with 10% warmup and cosine decay, AdamW, clipping at 1.0, 2 threads. Each run is its own process
+the decoder, no dropout), the same batches in the same order (8 extraction examples each, as the capstone trains
+them: an empty system prompt; prompt masked, padded per batch), lr 1e-3 with 10% warmup and cosine decay, AdamW,
+clipping at 1.0, 2 threads. Each run is its own process
 (peak RSS is per process); the runs alternate ours / Trainer. Tokens/s counts the real (non-padding) tokens of
 the batches over the wall time of training. Final loss: mean next-token loss on 32 validation examples, computed
 the same way (float32) for both models after training.
@@ -11,7 +12,7 @@ What a learner writes from seed 002's recipe is the Trainer side: `get_peft_mode
 `TrainingArguments(...)`, `Trainer(...).train()`. The only liberty taken: a sequential sampler so that the Trainer
 sees exactly our batch order (by default it reshuffles with its own seed).
 
-    .venv/bin/python bench/finetune_cpu.py --steps 30 --repeats 1
+    .venv/bin/python bench/finetune_cpu.py --steps 30 --repeats 1          # --system keeps the system prompt
 """
 import argparse
 import json
@@ -32,9 +33,10 @@ def batches_and_eval(steps, batch_size, seed, no_system):
     from ft_course.models import load_smollm2_tokenizer
     from ft_course.tasks import load_task
     tok = load_smollm2_tokenizer()
-    def strip(ex): return {"messages": [m for m in ex["messages"] if m["role"] != "system" or not no_system]}
-    rows, _ = tokenize_chats([strip(e) for e in load_task("extraction", "train")], tok, max_length=256)
-    val, _ = tokenize_chats([strip(e) for e in load_task("extraction", "val")[:32]], tok, max_length=256)
+    from ft_course.capstone import no_system as empty_system
+    def strip(rows): return empty_system(rows) if no_system else rows    # as the capstone trains them
+    rows, _ = tokenize_chats(strip(load_task("extraction", "train")), tok, max_length=256)
+    val, _ = tokenize_chats(strip(load_task("extraction", "val")[:32]), tok, max_length=256)
     batches = length_grouped_batches(rows, batch_size, tok.pad_token_id, seed=seed)
     while len(batches) < steps:     # another epoch, another shuffle
         batches += length_grouped_batches(rows, batch_size, tok.pad_token_id, seed=seed + len(batches))
@@ -99,20 +101,21 @@ def main():
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--repeats", type=int, default=1, help="ours/Trainer pairs, alternating")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-system", action="store_true", help="train both without the system prompt")
+    p.add_argument("--system", action="store_true",
+                   help="keep the task's system prompt (the capstone trains without it: an empty system message)")
     p.add_argument("--worker", choices=["ours", "trainer"], help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
-        return worker(a.worker, a.steps, a.batch_size, a.seed, a.no_system)
+        return worker(a.worker, a.steps, a.batch_size, a.seed, not a.system)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(HERE), OMP_NUM_THREADS="2", HF_HUB_OFFLINE="1",
                TRANSFORMERS_OFFLINE="1")
     results = {"ours": [], "trainer": []}
     print(f"LoRA r=16 α=32 on every linear layer of SmolLM2-135M, extraction task, batch {a.batch_size}, "
-          f"{a.steps} steps, lr 1e-3, 2 threads{', no system prompt' if a.no_system else ''}")
+          f"{a.steps} steps, lr 1e-3, 2 threads, {'with the system prompt' if a.system else 'no system prompt'}")
     for r in range(a.repeats):
         for side in ("ours", "trainer"):
             cmd = [sys.executable, __file__, "--worker", side, "--steps", str(a.steps),
-                   "--batch-size", str(a.batch_size), "--seed", str(a.seed)] + (["--no-system"] if a.no_system else [])
+                   "--batch-size", str(a.batch_size), "--seed", str(a.seed)] + (["--system"] if a.system else [])
             out = subprocess.run(cmd, env=env, capture_output=True, text=True)
             if out.returncode != 0: sys.exit(f"{side} run failed:\n{out.stderr[-3000:]}")
             res = json.loads(out.stdout.strip().splitlines()[-1])
