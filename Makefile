@@ -49,7 +49,7 @@ data: setup
 check: setup
 	@if git rev-parse --git-dir >/dev/null 2>&1; then \
 	  before="$$(git status --porcelain; git diff | sha1sum)"; \
-	  $(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(PY) tools/wrap_all.py && $(PY) tools/sync_links.py && $(PY) tools/readme.py >/dev/null || exit 1; \
+	  $(BIN)/nbdev_clean && $(BIN)/nbdev_export && $(PY) tools/sync_links.py && $(PY) tools/readme.py >/dev/null || exit 1; \
 	  after="$$(git status --porcelain; git diff | sha1sum)"; \
 	  if [ "$$before" != "$$after" ]; then \
 	    echo "nbdev_clean / nbdev_export / tools/sync_links.py / tools/readme.py changed files: not in sync."; \
