@@ -24,10 +24,11 @@ from torch import nn
 # on CPUs with AVX-512 BF16 and logs a warning when it can't fetch it. The course is offline on purpose and uses
 # bitsandbytes' built-in CPU kernel, so for a learner that warning is noise: keep only its errors.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
-# transformers 5 deprecates `is_gradient_checkpointing` and `args.gradient_checkpointing`, which peft and trl still
-# read (every `get_peft_model`, every trl trainer): a FutureWarning between two libraries that a learner cannot act
-# on. Only those messages are hidden, so every other warning still shows.
-warnings.filterwarnings("ignore", message=r".*gradient_checkpointing` is deprecated", category=FutureWarning)
+# transformers 5 renames gradient checkpointing to activation checkpointing and deprecates the old names
+# (`is_gradient_checkpointing`, `gradient_checkpointing_enable`, ...), which peft and trl still call (every
+# `get_peft_model`, every trl trainer): a FutureWarning between two libraries that a learner cannot act on. Only
+# those messages are hidden, so every other warning still shows.
+warnings.filterwarnings("ignore", message=r".*gradient_checkpointing\w*` is deprecated", category=FutureWarning)
 
 # %% ../nbs/00_setup.ipynb #bde00b7f
 def in_test() -> bool:
