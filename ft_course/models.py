@@ -62,6 +62,8 @@ def smollm2_gguf_path() -> Path:
     return path
 
 # %% ../nbs/00_setup.ipynb #96c66b58
+_UMASK = os.umask(0o022); os.umask(_UMASK)   # the process's umask: reading it means setting it, so set it back
+
 def atomic_write(path, data) -> Path:
     "Write `data` (`str` as UTF-8 with `\\n` newlines, or `bytes`) to `path` atomically; returns the path."
     path = Path(path)
@@ -69,9 +71,11 @@ def atomic_write(path, data) -> Path:
     elif not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"atomic_write({str(path)!r}): data must be str or bytes; got {type(data).__name__}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)   # mkstemp's files are private (0600): keep the old mode, or open()'s default
             f.write(data)
             f.flush()
             os.fsync(f.fileno())   # the bytes are on disk before the rename makes them visible

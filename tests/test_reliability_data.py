@@ -110,3 +110,15 @@ def test_json_metrics_with_empty_reference_object():
     assert math.isnan(m["mean_field_accuracy"])
     m = json_metrics(['{"a": 1}', "{}"], ['{"a": 1}', "{}"])
     assert m["mean_field_accuracy"] == 0.5 and m["exact"] == 1.0
+
+
+def test_atomic_write_gives_files_the_mode_open_would(tmp_path):
+    "A regression: mkstemp's 0600 leaked into every written file (a site's capstone.json unreadable by a web server)."
+    import os
+    from ft_course.models import atomic_write
+    umask = os.umask(0o022); os.umask(umask)
+    p = atomic_write(tmp_path / "new.json", "{}")
+    assert p.stat().st_mode & 0o777 == 0o666 & ~umask
+    p.chmod(0o640)
+    atomic_write(p, "{}")
+    assert p.stat().st_mode & 0o777 == 0o640          # a rewrite keeps the file's mode
