@@ -103,3 +103,23 @@ def test_answer_matching_is_whole_words():
     assert normalize_answer("Đà Lạt, Việt Nam!") == "da lat viet nam"
     assert answer_correct("It is Paris.", ["paris"]) and not answer_correct("Parisian food", ["paris"])
     assert answer_correct("12 tháng", ["12"]) and not answer_correct("112", ["12"])
+
+
+def test_capstone_adapter_round_trip_for_lesson_13(tmp_path, monkeypatch):
+    "What lesson 08 keeps, lesson 13 loads onto fresh LoRA layers: the same model, in the cache folder."
+    from ft_course.adapters import load_peft_adapter
+    from ft_course.capstone import capstone_adapter_dir, save_capstone_adapter
+    monkeypatch.setenv("FT_COURSE_CACHE", str(tmp_path))
+    trained = prepare()
+    train(trained, batches(), steps=3, lr=1e-2, progress=False)
+    path = save_capstone_adapter(trained, "greetings")
+    assert path == (tmp_path / "capstone" / "lora-greetings").resolve()
+    config = json.loads((path / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    loaded = load_peft_adapter(prepare(), capstone_adapter_dir("greetings"))
+    ids = batches(1)[0]["input_ids"]
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, trained.eval()(ids).logits)
+        assert not torch.equal(prepare()(ids).logits, loaded(ids).logits)    # the adapter changed something
+    with pytest.raises(ValueError, match="task name"):
+        capstone_adapter_dir("../greetings")
