@@ -24,9 +24,9 @@ from .schedule import (CosineWarmup, History, _check_lr, _check_schedule, _total
                                 cosine_warmup, cosine_warmup_scheduler, param_groups, read_log)
 from .memory import LORA_ALL, estimate_memory, storage_bytes, track_memory   # lesson 06b
 # lesson 06c builds the fast CPU path (supervised-only logits, bf16 frozen base, length-grouped batches)
-from .fastpath import (_PROBE_FILE, _body_and_head, _cpu_key, _probe_memo, _resolve_attention,
-                                _resolve_bf16, _time_matmul, cpu_bf16_is_fast, cpu_bf16_probe, freeze_to_bf16,
-                                length_grouped_batches, restore_frozen, supervised_loss, use_attention)
+from .fastpath import (_PROBE_FILE, _body_and_head, _cpu_key, _probe_memo, _resolve_bf16, _time_matmul,
+                                cpu_bf16_is_fast, cpu_bf16_probe, freeze_to_bf16, length_grouped_batches,
+                                restore_frozen, supervised_loss)
 _all_ = ["cosine_warmup", "CosineWarmup", "cosine_warmup_scheduler", "param_groups", "History", "read_log",
          "supervised_loss", "cpu_bf16_probe", "cpu_bf16_is_fast", "freeze_to_bf16", "restore_frozen",
          "length_grouped_batches"]
@@ -335,28 +335,25 @@ class Checkpointer(Callback):
 
 # %% ../nbs/06_train.ipynb #7c0e0011
 class FastPath(Callback):
-    "For the run: gradient checkpointing, a bfloat16 frozen base under bf16, an attention; all undone in `cleanup`."
+    "For the run: gradient checkpointing on, and under bf16 a bfloat16 frozen base; both undone in `cleanup`."
     order = 50
-    def __init__(self, gradient_checkpointing=False, attention=None):
+    def __init__(self, gradient_checkpointing=False):
         self.gc, self.switched, self.frozen = gradient_checkpointing, False, {}
-        self.attention, self.old_attention = attention, None
 
     def before_fit(self, run):
         if self.gc and not checkpointing_active(run.model): _checkpointing(run.model, True); self.switched = True
         if run.bf16: self.frozen = freeze_to_bf16(run.model)   # LoRA/QLoRA: frozen base in bf16; full FT: nothing
-        self.old_attention = use_attention(run.model, self.attention)
 
     def cleanup(self, run):
         if self.switched: _checkpointing(run.model, False); self.switched = False
         restore_frozen(run.model, self.frozen); self.frozen = {}
-        use_attention(run.model, self.old_attention); self.old_attention = None
 
 # %% ../nbs/06_train.ipynb #a343cf06
 def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0, warmup_ratio=None, min_lr_ratio=0.0,
           num_cycles=0.5, weight_decay=0.0, betas=(0.9, 0.999), eps=1e-8, grad_accum=1, max_grad_norm=1.0,
           eval_data=None, eval_every=None, patience=None, restore_best=False, bf16="auto", gradient_checkpointing=False,
           log_path=None, checkpoint_dir=None, save_every=None, keep=1, resume=True, stop_after=None, seed=0,
-          progress=True, device=None, loss_fn=None, attention="auto") -> History:
+          progress=True, device=None, loss_fn=None) -> History:
     "Train the trainable parameters of a causal LM with AdamW + cosine warmup; resumable (see the lesson)."
     _check_lr(lr)
     if not isinstance(grad_accum, int) or grad_accum < 1:
@@ -367,7 +364,7 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
         raise ValueError("early stopping (patience=) needs eval_data= and eval_every=")
     if eval_every is not None and eval_every < 1: raise ValueError(f"eval_every must be >= 1; got {eval_every!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
-    use_bf16, attention = _resolve_bf16(bf16, device), _resolve_attention(attention, device)
+    use_bf16 = _resolve_bf16(bf16, device)
     n_batches = len(train_data) if hasattr(train_data, "__len__") else None
     if n_batches == 0: raise ValueError("train_data is empty")
     total = _total_steps(steps, epochs, n_batches, grad_accum)
@@ -392,5 +389,4 @@ def train(model, train_data, *, steps=None, epochs=None, lr=2e-5, warmup_steps=0
         if seed is not None: seed_everything(seed)
         run.stream.start()
     return fit(run, [Evaluator(eval_data, eval_every, patience, restore_best), Recorder(log_path),
-                     Progress(progress), StopAfter(stop_after), ckpt,
-                     FastPath(gradient_checkpointing, attention)])
+                     Progress(progress), StopAfter(stop_after), ckpt, FastPath(gradient_checkpointing)])
