@@ -24,6 +24,21 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm")
+PROFILED_STEPS = 3
+
+
+def peak_rss_mb():
+    "Peak resident memory of this process so far, in MiB (Linux reports KiB)."
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_seconds(run, steps):
+    "Seconds per step spent in matrix multiplications while `run()` trains `steps` steps (profiler, self CPU time)."
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    return sum(e.self_cpu_time_total for e in prof.key_averages() if e.key in MATMULS) / 1e6 / steps
 
 
 def batches_and_eval(steps, batch_size, seed, no_system):
@@ -63,6 +78,10 @@ def worker(side, steps, batch_size, seed, no_system):
         t0 = time.perf_counter()
         hist = train(model, batches, steps=steps, lr=1e-3, warmup_steps=warmup, seed=seed, progress=False)
         seconds, losses = time.perf_counter() - t0, hist.train_loss
+        val_loss, rss = evaluate_loss(model, val_batches, bf16=False), peak_rss_mb()
+        # a few more steps under the profiler (after timing and scoring): how much of a step the matmuls are
+        mm = matmul_seconds(lambda: train(model, batches[:PROFILED_STEPS], steps=PROFILED_STEPS, lr=1e-3,
+                                          seed=seed, progress=False), PROFILED_STEPS)
     else:
         from peft import LoraConfig, get_peft_model
         from transformers import Trainer, TrainerCallback, TrainingArguments
@@ -78,21 +97,26 @@ def worker(side, steps, batch_size, seed, no_system):
         class SameOrder(Trainer):       # the only change to the recipe: our batch order instead of a reshuffle
             def _get_train_sampler(self, *a, **kw): return torch.utils.data.SequentialSampler(self.train_dataset)
 
-        args = TrainingArguments(output_dir=os.path.join("/tmp", f"ft_bench_{os.getpid()}"),
-                                 per_device_train_batch_size=batch_size, learning_rate=1e-3, max_steps=steps,
-                                 warmup_steps=warmup, lr_scheduler_type="cosine",
-                                 weight_decay=0.0, max_grad_norm=1.0, logging_steps=1, save_strategy="no",
-                                 report_to=[], use_cpu=True, seed=seed, dataloader_num_workers=0, disable_tqdm=True)
-        trainer = SameOrder(model=model, args=args, train_dataset=ordered_rows,
-                            data_collator=lambda rows: collate(rows, pad_id=pad_id), callbacks=[Losses()])
+        def trainer_for(max_steps, rows):
+            args = TrainingArguments(output_dir=os.path.join("/tmp", f"ft_bench_{os.getpid()}"),
+                                     per_device_train_batch_size=batch_size, learning_rate=1e-3, max_steps=max_steps,
+                                     warmup_steps=warmup, lr_scheduler_type="cosine",
+                                     weight_decay=0.0, max_grad_norm=1.0, logging_steps=1, save_strategy="no",
+                                     report_to=[], use_cpu=True, seed=seed, dataloader_num_workers=0,
+                                     disable_tqdm=True)
+            return SameOrder(model=model, args=args, train_dataset=rows,
+                             data_collator=lambda rows: collate(rows, pad_id=pad_id), callbacks=[Losses()])
         t0 = time.perf_counter()
-        trainer.train()
+        trainer_for(steps, ordered_rows).train()
         seconds = time.perf_counter() - t0
-    val_loss = evaluate_loss(model, val_batches, bf16=False)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # KiB → MiB on Linux
+        val_loss, rss = evaluate_loss(model, val_batches, bf16=False), peak_rss_mb()
+        n_rows = PROFILED_STEPS * batch_size
+        mm = matmul_seconds(lambda: trainer_for(PROFILED_STEPS, ordered_rows[:n_rows]).train(), PROFILED_STEPS)
+        losses = losses[:steps]
     print(json.dumps({"side": side, "seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
                       "peak_rss_mb": rss, "val_loss": val_loss, "last_train_loss": sum(losses[-5:]) / len(losses[-5:]),
-                      "steps": len(losses)}))
+                      "steps": len(losses),
+                      "matmul_s_per_step": mm}))
 
 
 def main():
@@ -130,6 +154,12 @@ def main():
           f"({rss['ours'] / rss['trainer']:.2f}×)")
     print(f"final validation loss: ours {val['ours']:.4f}, Trainer+peft {val['trainer']:.4f} "
           f"(difference {val['ours'] - val['trainer']:+.4f}, goal within ±0.05)")
+    # the ceiling: Trainer's measured step against our matmul time alone (as if everything else in our step were free)
+    step = {s: min(r["seconds"] / r["steps"] for r in rs) for s, rs in results.items()}
+    mm = {s: min(r["matmul_s_per_step"] for r in rs) for s, rs in results.items()}
+    print(f"seconds per step: ours {step['ours']:.2f} (matmuls {mm['ours']:.2f}), Trainer+peft {step['trainer']:.2f} "
+          f"(matmuls {mm['trainer']:.2f}); if everything but our matmuls were free, ours would reach at most "
+          f"{step['trainer'] / mm['ours']:.2f}× (matmuls are {mm['ours'] / step['ours']:.0%} of our step)")
     print(f"ours vs Trainer+peft: {best['ours'] / best['trainer']:.2f}× tokens/s")
 
 
