@@ -31,7 +31,10 @@ def landlock_abi() -> int:
     return max(int(v), 0)
 
 # %% ../nbs/90c_sandbox.ipynb #6b2d9f11
-_SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/sys/devices/system/cpu")
+# the CPU's description (/sys/devices/system/cpu, /proc/cpuinfo): PyTorch's cpuinfo reads both to pick kernels, and
+# without /proc/cpuinfo some bf16 ops raise "Failed to initialize cpuinfo!"; the rest of /proc stays closed
+_SYSTEM = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt",
+           "/sys/devices/system/cpu", "/proc/cpuinfo")
 _CODE = (".py", ".so", ".pth", ".pyc")
 
 def _allow(path: Path, hidden: set, out: list):
