@@ -49,23 +49,27 @@ def _events(node):
                 if fields else ast.iter_child_nodes(node))
     for child in children: yield from _events(child)
 
-def cell_names(source: str) -> tuple:
-    "(names a cell binds at top level, names it reads from earlier cells); empty sets if it is not valid Python."
+def _scan(source: str) -> tuple:
+    "(binds, names read as the cell runs, globals read later inside its functions and lambdas)."
     code = python_source(source)
     try: tree, table = ast.parse(code), symtable.symtable(code, "<cell>", "exec")
-    except (SyntaxError, ValueError): return set(), set()
+    except (SyntaxError, ValueError): return set(), set(), set()
     binds = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
     first = {}
     for name, is_load in _events(tree): first.setdefault(name, is_load)
-    reads = {n for n, is_load in first.items() if is_load}
-    stack = list(table.get_children())
+    now, later, stack = {n for n, is_load in first.items() if is_load}, set(), list(table.get_children())
     while stack:
         t = stack.pop()
         stack.extend(t.get_children())
-        reads |= {s.get_name() for s in t.get_symbols()
+        later |= {s.get_name() for s in t.get_symbols()
                   if s.is_global() and s.is_referenced() and s.get_name() not in binds}
     if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in tree.body): binds.add("*")
-    return binds, reads
+    return binds, now, later
+
+def cell_names(source: str) -> tuple:
+    "(names a cell binds at top level, names it reads from earlier cells); empty sets if it is not valid Python."
+    binds, now, later = _scan(source)
+    return binds, now | later
 
 # %% ../nbs/90a_slicing.ipynb #857fbe49
 _NEVER = {"notest", "cuda"}
@@ -81,7 +85,7 @@ def _directives(source: str) -> dict:
     return out
 
 def lesson_cells(nb: dict) -> list:
-    "Per code cell of a lesson: dict(cell=index, kind=setup|exercise|grade|skip, id, source, binds, reads)."
+    "Per code cell of a lesson: dict(cell=index, kind=setup|exercise|grade|skip, id, source, binds, reads, later)."
     out = []
     for i, cell in enumerate(nb["cells"]):
         if cell.get("cell_type") != "code": continue
@@ -91,9 +95,9 @@ def lesson_cells(nb: dict) -> list:
         d = _directives(src)
         kind = ("skip" if _NEVER & d.keys() or [w.lower() for w in d.get("eval:", [])] == ["false"]
                 else m.kind if m is not None and m.kind != "grade_setup" else "setup")
-        binds, reads = cell_names(src) if kind != "skip" else (set(), set())
+        binds, now, later = _scan(src) if kind != "skip" else (set(), set(), set())
         out.append(dict(cell=i, kind=kind, id=m.id if m else "", forced=bool(m and m.kind == "grade_setup"),
-                        source=src, binds=binds, reads=reads))
+                        source=src, binds=binds, reads=now | later, later=later))
     return out
 
 def grading_slice(cells: list, ex: Exercise, answer: str = None, names: dict = None, tests: bool = True) -> list:
@@ -104,20 +108,26 @@ def grading_slice(cells: list, ex: Exercise, answer: str = None, names: dict = N
     own_binds |= cell_names(ex.solution)[0]
     setup = [c for c in cells if c["kind"] == "setup"]
     last = max(i for i, _ in ex.grades) if tests else ex.cell
-    todo = [(ex.cell, n) for n in own_reads] + [(i, n) for i, src in ex.grades if tests for n in cell_names(src)[1]]
+    todo = [(ex.cell, n, False) for n in own_reads]
+    todo += [(i, n, False) for i, src in ex.grades if tests for n in cell_names(src)[1]]
     needed, seen = set(), set()
     def include(c, name="*"):
         names.setdefault(c["cell"], set()).add(name)
         if c["cell"] not in needed:
             needed.add(c["cell"])
-            todo.extend((c["cell"], n) for n in c["reads"])
+            todo.extend((c["cell"], n, False) for n in c["reads"])
+            # a function looks its globals up when called: also serve them from the latest cell before the end
+            todo.extend((last, n, True) for n in c["later"])
     for c in setup:
         if c["forced"] and c["cell"] < last: include(c)
     while todo:
-        pos, name = todo.pop()
-        if (pos, name) in seen: continue
-        seen.add((pos, name))
+        pos, name, late = todo.pop()
+        if (pos, name, late) in seen: continue
+        seen.add((pos, name, late))
         best = max((c for c in setup if c["cell"] < pos and name in c["binds"]), key=lambda c: c["cell"], default=None)
+        if late:
+            if best is not None: include(best, name)                # lesson code calls lesson code, never the answer
+            continue
         if ex.cell < pos and name in own_binds and (best is None or best["cell"] < ex.cell):
             continue                                                 # the answer binds it
         if best is not None: include(best, name)
